@@ -1,0 +1,71 @@
+"""Settings read from the environment, once, at startup.
+
+Secrets are `SecretStr` from the moment they are read; they are never taken from argv, and a
+failed validation names the variable without echoing its value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+DEFAULT_BASE_URL = "https://api.lox24.eu"
+
+ConfirmPolicy = Literal["auto", "elicit", "token", "off"]
+
+#: Environment variable -> Settings field. The README's configuration table is checked against this.
+ENV_VARS: dict[str, str] = {
+    "LOX24_API_TOKEN": "api_token",
+    "LOX24_BASE_URL": "base_url",
+    "LOX24_TIMEOUT": "timeout",
+    "LOX24_MCP_CONFIRM": "confirm",
+    "LOX24_MCP_SECRET": "secret",
+    "LOX24_MCP_TOKEN_TTL": "token_ttl",
+    "LOX24_MCP_HTTP_TOKEN": "http_token",
+    "LOX24_MCP_LOG_LEVEL": "log_level",
+}
+
+
+class ConfigError(Exception):
+    """The environment does not describe a usable configuration; the message names the variable."""
+
+
+class Settings(BaseModel):
+    """Everything the server can be configured with. Build it with `Settings.from_env()`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_token: SecretStr | None = Field(
+        default=None, description="LOX24 API token `<clientId>:<apiKey>` (account.lox24.eu → Settings → API)."
+    )
+    base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s]+$")
+    timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds to wait for LOX24 to answer.")
+    confirm: ConfirmPolicy = Field(default="auto", description="How cancel_pending_sms gets the user's yes.")
+    secret: SecretStr | None = Field(
+        default=None, description="Key for confirmation tokens; share it across HTTP replicas. Random if unset."
+    )
+    token_ttl: int = Field(default=600, ge=30, le=3600, description="Seconds a confirmation token stays valid.")
+    http_token: SecretStr | None = Field(
+        default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the `LOX24_*` variables (empty values count as unset).
+
+        Raises:
+            ConfigError: a variable holds a value that cannot be used; its value is not repeated.
+        """
+        env = os.environ if environ is None else environ
+        values = {field: env[var] for var, field in ENV_VARS.items() if env.get(var, "").strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            field_to_var = {field: var for var, field in ENV_VARS.items()}
+            bad = sorted({field_to_var.get(str(err["loc"][0]), str(err["loc"][0])) for err in exc.errors()})
+            reasons = "; ".join(f"{field_to_var.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid configuration in {', '.join(bad)} ({reasons})") from None
