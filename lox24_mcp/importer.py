@@ -1,0 +1,206 @@
+"""Bulk contact import: normalise, de-duplicate, chunk, send with bounded concurrency, account for everything.
+
+Normalisation runs on a worker thread one slice ahead of the senders, so it overlaps the network.
+Every input entry ends in exactly one bucket: created, rejected, invalid, duplicate or unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from lox24_mcp.client import Lox24Client
+from lox24_mcp.errors import (
+    AuthenticationError,
+    Lox24APIStatusError,
+    Lox24ConnectionError,
+    Lox24Error,
+    Lox24OutcomeUnknownError,
+    Lox24ResponseError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+from lox24_mcp.models import PhoneEntry
+from lox24_mcp.phones import InvalidPhoneError, to_e164
+from lox24_mcp.results import ImportProblem, ImportResult
+
+logger = logging.getLogger(__name__)
+
+MAX_PROBLEMS = 50
+Outcome = Literal["invalid", "duplicate", "rejected", "unknown"]
+ProgressCallback = Callable[[int, int, str], Awaitable[None]]
+
+#: Whole-request errors that every later chunk would get too: stop sending when one arrives.
+_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, PaymentRequiredError, RateLimitError)
+
+
+class GroupNotFoundError(Lox24Error):
+    """The target group does not exist (LOX24 answered 404 before anything was created)."""
+
+
+@dataclass
+class _Chunk:
+    indexes: list[int]
+    bodies: list[dict[str, str]]
+
+
+@dataclass
+class _Tally:
+    requested: int
+    created: int = 0
+    counts: dict[Outcome, int] = field(
+        default_factory=lambda: dict.fromkeys(("invalid", "duplicate", "rejected", "unknown"), 0)
+    )
+    # Plain tuples (index, phone, outcome, reason): cheap even when all 50,000 entries fail.
+    problems: list[tuple[int, str, Outcome, str]] = field(default_factory=list)
+    done: int = 0
+
+    def problem(self, index: int, phone: str, outcome: Outcome, reason: str) -> None:
+        self.counts[outcome] += 1
+        self.problems.append((index, phone, outcome, reason))
+
+    def first_problems(self) -> list[ImportProblem]:
+        """The problems of the lowest input indexes, whatever order the batches finished in."""
+        return [
+            ImportProblem(index=i, phone=phone[:40], outcome=outcome, reason=reason[:300])
+            for i, phone, outcome, reason in sorted(self.problems, key=lambda p: p[0])[:MAX_PROBLEMS]
+        ]
+
+
+def _normalise_slice(
+    entries: Sequence[PhoneEntry], start: int, default_region: str | None
+) -> list[tuple[int, str | None, str]]:
+    """(index, E.164 or None, reason) for each entry; runs on a worker thread."""
+    out: list[tuple[int, str | None, str]] = []
+    for offset, entry in enumerate(entries):
+        try:
+            out.append((start + offset, to_e164(entry.phone, default_region), ""))
+        except InvalidPhoneError as exc:
+            out.append((start + offset, None, str(exc)))
+    return out
+
+
+async def import_phones(
+    client: Lox24Client,
+    group_id: int,
+    entries: Sequence[PhoneEntry],
+    *,
+    default_region: str | None = None,
+    chunk_size: int = 500,
+    concurrency: int = 4,
+    on_progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Add `entries` to group `group_id` and account for every one of them.
+
+    Raises:
+        GroupNotFoundError: LOX24 has no such group (nothing was created).
+        Lox24Error: the first batch failed in a way every batch would (bad token, no access,
+            IP blocked), so nothing was created.
+    """
+    tally = _Tally(requested=len(entries))
+    progress_lock = anyio.Lock()
+    fatal: list[Lox24Error] = []
+
+    async def report(step: int, note: str) -> None:
+        async with progress_lock:
+            tally.done += step
+            if on_progress is not None:
+                await on_progress(tally.done, tally.requested, note)
+
+    async def send(chunk: _Chunk) -> None:
+        if fatal:
+            _settle(chunk, "rejected", f"not sent: an earlier batch failed ({fatal[0].message})")
+            return
+        try:
+            results = await client.add_phones(group_id, chunk.bodies)
+        except (Lox24OutcomeUnknownError, Lox24ResponseError) as exc:
+            _settle(chunk, "unknown", exc.message)
+        except Lox24ConnectionError as exc:
+            _settle(chunk, "rejected", f"not sent: {exc.message}")
+        except Lox24APIStatusError as exc:
+            if isinstance(exc, _FATAL) and not fatal:
+                fatal.append(exc)
+            _settle(chunk, "rejected", exc.message)
+        else:
+            for index, body, result in zip(chunk.indexes, chunk.bodies, results, strict=True):
+                if result.ok:
+                    tally.created += 1
+                else:
+                    tally.problem(index, body["phone"], "rejected", result.detail or f"HTTP {result.status}")
+        await report(len(chunk.indexes), f"{tally.created} created")
+
+    def _settle(chunk: _Chunk, outcome: Outcome, reason: str) -> None:
+        for index, body in zip(chunk.indexes, chunk.bodies, strict=True):
+            tally.problem(index, body["phone"], outcome, reason)
+
+    async def sender(receive: ObjectReceiveStream[_Chunk]) -> None:
+        async with receive:
+            async for chunk in receive:
+                await send(chunk)
+
+    send_stream, receive_stream = anyio.create_memory_object_stream[_Chunk](max_buffer_size=concurrency)
+    seen: set[str] = set()
+    first_seen: dict[str, int] = {}
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(sender, receive_stream.clone())
+        receive_stream.close()
+        async with send_stream:
+            pending = _Chunk([], [])
+            for start in range(0, len(entries), chunk_size):
+                batch = entries[start : start + chunk_size]
+                normalised = await anyio.to_thread.run_sync(_normalise_slice, batch, start, default_region)
+                skipped = 0
+                for (index, e164, reason), entry in zip(normalised, batch, strict=True):
+                    if e164 is None:
+                        tally.problem(index, entry.phone, "invalid", reason)
+                        skipped += 1
+                    elif e164 in seen:
+                        tally.problem(index, entry.phone, "duplicate", f"same number as entry {first_seen[e164]}")
+                        skipped += 1
+                    else:
+                        seen.add(e164)
+                        first_seen[e164] = index
+                        pending.indexes.append(index)
+                        pending.bodies.append(entry.wire(e164))
+                        if len(pending.indexes) == chunk_size:
+                            await send_stream.send(pending)
+                            pending = _Chunk([], [])
+                if skipped:
+                    await report(skipped, "validated")
+            if pending.indexes:
+                await send_stream.send(pending)
+
+    if fatal and tally.created == 0:
+        error = fatal[0]
+        if isinstance(error, NotFoundError):
+            raise GroupNotFoundError(
+                f"LOX24 has no contact group with id {group_id} (HTTP 404"
+                + (f", LOX24 request id {error.request_id}" if error.request_id else "")
+                + "). Nothing was added. Call list_groups to find the group's id.",
+                request_id=error.request_id,
+            )
+        raise error
+    counts = tally.counts
+    result = ImportResult(
+        group_id=group_id,
+        requested=tally.requested,
+        created=tally.created,
+        rejected=counts["rejected"],
+        invalid=counts["invalid"],
+        duplicates=counts["duplicate"],
+        unknown=counts["unknown"],
+        problems=tally.first_problems(),
+        problems_total=sum(counts.values()),
+    )
+    accounted = result.created + result.rejected + result.invalid + result.duplicates + result.unknown
+    if accounted != result.requested:  # an invariant: a bug here must never pass silently
+        raise RuntimeError(f"import accounting is off: {accounted} accounted for, {result.requested} requested")
+    return result
