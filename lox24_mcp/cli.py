@@ -1,0 +1,116 @@
+"""`lox24-mcp`: serve MCP over stdio (default) or streamable HTTP, optionally on the built-in sandbox.
+
+The API token comes from the environment only (`LOX24_API_TOKEN`), never from argv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import SecretStr
+
+from lox24_mcp import __version__
+from lox24_mcp.config import ConfigError, Settings
+
+logger = logging.getLogger("lox24_mcp")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lox24-mcp",
+        description="MCP server for the LOX24 SMS gateway. Configure with LOX24_* environment variables.",
+    )
+    parser.add_argument("--version", action="version", version=f"lox24-mcp {__version__}")
+    parser.add_argument(
+        "--sandbox", action="store_true", help="run against the built-in LOX24 sandbox (no account, no token)"
+    )
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="public host name clients use (HTTP beyond loopback; keeps DNS-rebinding protection on)",
+    )
+    sub = parser.add_subparsers(dest="command")
+    api = sub.add_parser("sandbox-api", help="serve only the LOX24-compatible sandbox REST API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8099)
+    return parser
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"lox24-mcp: {message}\n")
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `lox24-mcp` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # httpx2 logs every URL at INFO; SMS filters (phone numbers) do not belong in logs.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+    if args.command == "sandbox-api":
+        from lox24_mcp.sandbox import serve_forever
+
+        serve_forever(args.host, args.port)
+        return 0
+
+    if not args.sandbox and settings.api_token is None:
+        return _fail("LOX24_API_TOKEN is not set (format <clientId>:<apiKey>); or run `lox24-mcp --sandbox` to try it.")
+    if settings.confirm == "off":
+        logger.warning(
+            "LOX24_MCP_CONFIRM=off: cancel_pending_sms will cancel WITHOUT asking anyone. "
+            "Use this only in pipelines that approve cancellations elsewhere."
+        )
+
+    from lox24_mcp.http_app import BindRefusedError, build_http_app
+    from lox24_mcp.server import create_server
+
+    sandbox = None
+    if args.sandbox:
+        from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
+
+        sandbox = SandboxServer().start()
+        settings = settings.model_copy(update={"api_token": SecretStr(DEMO_TOKEN), "base_url": sandbox.url})
+        logger.warning("sandbox mode: a built-in LOX24-compatible API at %s with demo data; no real SMS", sandbox.url)
+    try:
+        server = create_server(settings, sandbox=args.sandbox)
+        if args.transport == "stdio":
+            if sys.stdin.isatty():
+                sys.stderr.write(
+                    "lox24-mcp is waiting for an MCP client on stdin/stdout (Ctrl-C to quit).\n"
+                    "Connect one: add it to Claude Desktop's mcpServers (see README), or try\n"
+                    "  npx @modelcontextprotocol/inspector lox24-mcp --sandbox\n"
+                    "or serve HTTP instead: lox24-mcp --sandbox --transport http\n"
+                )
+            server.run("stdio")
+            return 0
+        try:
+            app = build_http_app(
+                server, host=args.host, http_token=settings.http_token, allowed_hosts=args.allowed_host
+            )
+        except BindRefusedError as exc:
+            return _fail(str(exc))
+        import uvicorn
+
+        sys.stderr.write(f"lox24-mcp: serving MCP at http://{args.host}:{args.port}/mcp\n")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
