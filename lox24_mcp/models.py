@@ -194,8 +194,8 @@ class CountRange(_Range):
 
 
 _MANY = Field(min_length=1, max_length=MAX_LIST)
-_ONE_OR_LIST = "one value or a list"
-_RANGED = "one value, a list, or a range {gte, lte, gt, lt}"
+_ONE_OR_LIST = "value or list"
+_RANGED = "value, list or {gte,lte,gt,lt}"
 
 
 def _one_or_many(value: Any) -> str:
@@ -207,29 +207,40 @@ def _one_many_or_range(value: Any) -> str:
 
 
 # Discriminated unions: a bad value reports the error of the form it was written in, not of every form.
+# The JSON schemas are written by hand: the generated oneOf-of-everything costs the model's context
+# about twice as much and says no more than these do.
 _OneOrMany = Discriminator(_one_or_many)
 _Ranged = Discriminator(_one_many_or_range)
-Uuids: TypeAlias = Annotated[Annotated[UUID, Tag("one")] | Annotated[list[UUID], _MANY, Tag("many")], _OneOrMany]
-Iso2s: TypeAlias = Annotated[Annotated[Iso2, Tag("one")] | Annotated[list[Iso2], _MANY, Tag("many")], _OneOrMany]
+_STRS = WithJsonSchema({"type": ["string", "array"], "items": {"type": "string"}})
+_INTS = WithJsonSchema({"type": ["integer", "array"], "items": {"type": "integer"}})
+# Ranges are objects {gt, gte, lt, lte}; the field descriptions say so, and validation checks the keys.
+_TIMES = WithJsonSchema({"type": ["integer", "string", "array", "object"], "items": {"type": ["integer", "string"]}})
+_COUNTS = WithJsonSchema({"type": ["integer", "array", "object"], "items": {"type": "integer"}})
+Uuids: TypeAlias = Annotated[Annotated[UUID, Tag("one")] | Annotated[list[UUID], _MANY, Tag("many")], _OneOrMany, _STRS]
+Iso2s: TypeAlias = Annotated[Annotated[Iso2, Tag("one")] | Annotated[list[Iso2], _MANY, Tag("many")], _OneOrMany, _STRS]
 CallbackDatas: TypeAlias = Annotated[
-    Annotated[CallbackData, Tag("one")] | Annotated[list[CallbackData], _MANY, Tag("many")], _OneOrMany
+    Annotated[CallbackData, Tag("one")] | Annotated[list[CallbackData], _MANY, Tag("many")], _OneOrMany, _STRS
 ]
 StatusCodes: TypeAlias = Annotated[
-    Annotated[StatusCode, Tag("one")] | Annotated[list[StatusCode], _MANY, Tag("many")], _OneOrMany
+    Annotated[StatusCode, Tag("one")] | Annotated[list[StatusCode], _MANY, Tag("many")], _OneOrMany, _INTS
 ]
 DlrCodes: TypeAlias = Annotated[
-    Annotated[DlrCode, Tag("one")] | Annotated[list[DlrCode], _MANY, Tag("many")], _OneOrMany
+    Annotated[DlrCode, Tag("one")] | Annotated[list[DlrCode], _MANY, Tag("many")], _OneOrMany, _INTS
 ]
-KeyIds: TypeAlias = Annotated[Annotated[KeyId, Tag("one")] | Annotated[list[KeyId], _MANY, Tag("many")], _OneOrMany]
+KeyIds: TypeAlias = Annotated[
+    Annotated[KeyId, Tag("one")] | Annotated[list[KeyId], _MANY, Tag("many")], _OneOrMany, _INTS
+]
 TimeFilter: TypeAlias = Annotated[
     Annotated[Timestamp, Tag("one")]
     | Annotated[list[Timestamp], _MANY, Tag("many")]
     | Annotated[TimeRange, Tag("range")],
     _Ranged,
+    _TIMES,
 ]
 CountFilter: TypeAlias = Annotated[
     Annotated[Count, Tag("one")] | Annotated[list[Count], _MANY, Tag("many")] | Annotated[CountRange, Tag("range")],
     _Ranged,
+    _COUNTS,
 ]
 PhonePart = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^\+?[0-9]+$")]
 TextPart = Annotated[str, Field(min_length=1, max_length=1530), AfterValidator(_no_control)]
@@ -248,12 +259,12 @@ class SmsFilters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     uuid: Uuids | None = _opt(f"SMS id(s); {_ONE_OR_LIST}")
-    bulk: Uuids | None = _opt("Bulk/campaign id(s) (bulk_id in results)")
-    callback_data: CallbackDatas | None = _opt("Your callback_data tag(s), exact, e.g. 'spring-sale'")
-    iso2: Iso2s | None = _opt("Destination country ISO 3166-1 alpha-2, e.g. 'DE' or ['DE','AT']")
-    phone: PhonePart | None = _opt("Destination number, partial match, e.g. '+49151' or '4917'")
-    text: TextPart | None = _opt("Message text, partial case-insensitive match")
-    sender_id: SenderPart | None = _opt("Sender ID, partial match")
+    bulk: Uuids | None = _opt("Bulk id(s) (bulk_id)")
+    callback_data: CallbackDatas | None = _opt("Your tag(s), e.g. 'spring-sale'")
+    iso2: Iso2s | None = _opt("Country, ISO alpha-2: 'DE' or ['DE','AT']")
+    phone: PhonePart | None = _opt("Number, partial: '+49151'")
+    text: TextPart | None = _opt("Text, partial, any case")
+    sender_id: SenderPart | None = _opt("Partial")
     status_code: StatusCodes | None = _opt("0 new, 100 sent, 410/6000 stopped, 208/400/2000/3000/5000 failed")
     dlr_code: DlrCodes | None = _opt(
         "Delivery report: 0 none, 1 delivered, 2 queued, 4 en route, 8 expired, 16 rejected"
@@ -264,12 +275,12 @@ class SmsFilters(BaseModel):
     chars_count: CountFilter | None = _opt(f"Text length; {_RANGED}")
     parts_count: CountFilter | None = _opt(f"SMS parts; {_RANGED}")
     source: CountFilter | None = _opt(f"Your numeric source id; {_RANGED}")
-    key_id: KeyIds | None = _opt("API key id(s) used")
-    ip: IpPart | None = _opt("Originating IP, partial match")
-    is_unicode: bool | None = _opt("Unicode (true) or GSM (false) text")
-    is_sent: bool | None = _opt("Already sent (true) or not yet (false)")
-    order_by: Literal["created_at", "gateway_sent_at"] | None = _opt("Sort field (_order[...])")
-    order: Literal["asc", "desc"] = Field(default="desc", description="Sort direction for order_by")
+    key_id: KeyIds | None = _opt("API key id(s)")
+    ip: IpPart | None = _opt("Sender IP, partial")
+    is_unicode: bool | None = _opt(None)
+    is_sent: bool | None = _opt(None)
+    order_by: Literal["created_at", "gateway_sent_at"] | None = _opt("_order[...] field")
+    order: Literal["asc", "desc"] = Field(default="desc")
 
     def is_empty(self) -> bool:
         """True when no filter narrows the selection (ordering does not count)."""
@@ -332,17 +343,17 @@ CustomField = Annotated[str, Field(max_length=1530)]
 
 
 class PhoneEntry(BaseModel):
-    """One contact for `POST /groups/{id}/phones/batch`: LOX24's phone-write fields and nothing else."""
+    """One contact: LOX24's phone fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_untitled)
 
-    phone: str = Field(min_length=1, max_length=40, description="E.164 or national with default_region")
-    a: CustomField | None = _opt("Custom field A, e.g. salutation")
-    b: CustomField | None = _opt("Custom field B, e.g. last name")
+    phone: str = Field(min_length=1, max_length=40, description="E.164, or national with default_region")
+    a: CustomField | None = _opt("e.g. salutation")
+    b: CustomField | None = _opt("e.g. last name")
     c: CustomField | None = _opt()
     d: CustomField | None = _opt()
     e: CustomField | None = _opt()
-    callback_data: Annotated[str, Field(max_length=36)] | None = _opt("Your tag, ≤36 chars")
+    callback_data: Annotated[str, Field(max_length=36)] | None = _opt()
 
     def wire(self, phone: str) -> dict[str, str]:
         """The JSON object LOX24 receives, with `phone` replaced by its normalised form."""

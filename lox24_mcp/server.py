@@ -270,19 +270,18 @@ async def cancel_pending_sms(
     preview: Annotated[Preview, Resolve(preview_cancel)],
     answer: Annotated[ElicitationResult[CancelConfirmation], Resolve(ask_user)],
     cancel_all_pending: Annotated[
-        bool, Field(description="Required (with confirmation) to cancel ALL pending SMS when no filter is given")
+        bool, Field(description="Cancel ALL pending SMS if no filter is given (still confirmed)")
     ] = False,
     confirmation_token: Annotated[
         str | None,
-        Field(description="From a confirmation_required preview; send only after the user said yes to it"),
+        Field(description="From the preview; only after the user said yes", json_schema_extra=compact_schema),
     ] = None,
     **filters: Any,
 ) -> CancelResult:
-    """Cancels scheduled (not yet sent) SMS matching the filters — destructive, always confirmed by the user.
+    """Cancels scheduled (not yet sent) SMS matching the filters: destructive, the user must confirm.
 
-    Without a dialog-capable client the first call returns a preview (status confirmation_required) with a
-    confirmation_token: show the preview to the user, and only if they say yes call again with the same
-    filters plus confirmation_token. Filters use LOX24's names and combine with AND.
+    Without a dialog the first call returns a preview and a confirmation_token: show the preview to the user;
+    only if they say yes, call again with the same filters and the token. Filters combine with AND.
     """
     del confirmation_token, filters  # read by the resolvers
     state = ctx.request_context.lifespan_context
@@ -339,11 +338,11 @@ async def cancel_pending_sms(
 @with_filter_arguments()
 async def search_sms(
     ctx: Context[AppState, Any],
-    page: Annotated[int, Field(ge=1, le=10_000, description="Page number (LOX24 pages)")] = 1,
-    show_full_phone: Annotated[bool, Field(description="Return full numbers instead of masked ones")] = False,
+    page: Annotated[int, Field(ge=1, le=10_000)] = 1,
+    show_full_phone: Annotated[bool, Field(description="Unmasked numbers")] = False,
     **filters: Any,
 ) -> SearchResult:
-    """Finds SMS by LOX24's filters and counts them — read-only, changes nothing.
+    """Finds and counts SMS by LOX24's filters: read-only, changes nothing.
 
     E.g. scheduled for tomorrow: is_sent=false, delivery_at={gte: '2026-11-24T00:00:00+01:00',
     lt: '2026-11-25T00:00:00+01:00'}.
@@ -360,7 +359,7 @@ async def search_sms(
 
 
 async def list_groups(ctx: Context[AppState, Any]) -> GroupsResult:
-    """Lists the account's contact groups (id, name, contacts) — read-only, changes nothing."""
+    """Lists the contact groups (id, name, contacts): read-only, changes nothing."""
     state = ctx.request_context.lifespan_context
     with lox24_errors():
         groups = await state.client.list_groups()
@@ -384,7 +383,7 @@ async def add_phones_to_group(
         ),
     ] = None,
 ) -> ImportResult:
-    """Adds contacts to a LOX24 group — additive, never removes anything.
+    """Adds contacts to a LOX24 group: additive, never removes anything.
 
     Numbers are normalised to E.164; invalid ones and repeats are reported, not sent. Every input entry
     is counted once: created + rejected + invalid + duplicates + unknown = requested.
