@@ -1,0 +1,40 @@
+"""Shared fixtures: a real sandbox API on loopback, a LOX24 client for it, and an MCP server over it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from lox24_mcp.client import Lox24Client, RetryPolicy
+from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer, SandboxState
+
+#: Retries without real waiting, so fault tests stay fast.
+FAST_RETRY = RetryPolicy(attempts=4, total_time=5.0, backoff=0.001, max_backoff=0.005, auth_cooldown=60.0)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """A real sandbox API on a free loopback port, with fresh seeded demo data and no faults."""
+    with SandboxServer(SandboxState()) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_sandbox() -> Iterator[SandboxServer]:
+    """A real sandbox API with no data at all."""
+    with SandboxServer(SandboxState(seed_demo_data=False)) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(sandbox: SandboxServer) -> AsyncIterator[Lox24Client]:
+    async with httpx2.AsyncClient(timeout=5.0) as http:
+        yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=sandbox.url, http_client=http, retry=FAST_RETRY)
