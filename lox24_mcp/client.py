@@ -268,12 +268,19 @@ class Lox24Client:
                     headers=headers,
                     auth=self._auth,
                 )
-            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.LocalProtocolError) as exc:
+                # None of these got a request onto the wire. The exception text is not repeated: a
+                # LocalProtocolError can quote a header value, and the token is a header.
                 error: Lox24Error = Lox24ConnectionError(
                     f"Could not reach LOX24 at {self._base} for {operation} ({type(exc).__name__}); nothing was sent. "
                     "Check the network or LOX24_BASE_URL and try again."
                 )
-            except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+            except (
+                httpx2.TimeoutException,
+                httpx2.NetworkError,
+                httpx2.RemoteProtocolError,
+                httpx2.DecodingError,
+            ) as exc:
                 if not repeatable:
                     raise Lox24OutcomeUnknownError(
                         f"LOX24 did not answer {operation} ({type(exc).__name__}) after the request was sent, so it "

@@ -7,10 +7,11 @@ failed validation names the variable without echoing its value.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_BASE_URL = "https://api.lox24.eu"
 
@@ -52,6 +53,18 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _token_shape(cls, value: object) -> object:
+        """Strip stray whitespace (a CRLF .env file) and insist on `<clientId>:<apiKey>`; never echo it."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        raw = raw.strip()
+        if not re.fullmatch(r"[^\s:]+:[^\s]+", raw):
+            raise ValueError("must look like <clientId>:<apiKey>, without spaces or line breaks")
+        return SecretStr(raw)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -77,7 +77,8 @@ def _to_unix(value: Any) -> Any:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d{1,10}", text):
+        # Unix seconds have 9-10 digits for any date since 1973; "20261124" is an ISO basic date.
+        if re.fullmatch(r"\d{9,10}", text):
             return int(text)
         try:
             parsed = datetime.fromisoformat(text)
@@ -123,6 +124,10 @@ def _opt(description: str | None = None) -> Any:
     return Field(default=None, description=description, json_schema_extra=compact_schema)
 
 
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 def _iso2(value: str) -> str:
     code = value.strip().upper()
     if code not in ISO2_CODES:
@@ -143,7 +148,7 @@ Timestamp = Annotated[
     WithJsonSchema({"type": ["integer", "string"], "description": "unix seconds or ISO 8601 date-time"}),
 ]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
-Iso2 = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_iso2)]
+Iso2 = Annotated[str, BeforeValidator(_upper), AfterValidator(_iso2)]
 CallbackData = Annotated[str, Field(min_length=1, max_length=36), AfterValidator(_no_control)]
 KeyId = Annotated[int, Field(ge=1)]
 
@@ -312,8 +317,8 @@ class SmsFilters(BaseModel):
         return params
 
     def canonical(self) -> str:
-        """A stable text form of the selection: the same SMS selection gives the same string."""
-        return "&".join(f"{k}={v}" for k, v in sorted(self.to_query()))
+        """A stable text form of the selection: the same SMS selection gives the same string (order ignored)."""
+        return "&".join(f"{k}={v}" for k, v in sorted(self.to_query()) if not k.startswith("_order"))
 
     def summary(self) -> str:
         """A short human-readable description of the filters, e.g. `iso2=DE, callback_data=spring-sale`."""

@@ -48,6 +48,9 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
 
 def mask(phone: str) -> str:
     """Hide the middle of a number for previews: `+4915112345678` → `+49151•••••678`."""
-    if len(phone) <= 7:
-        return phone[:2] + "•" * max(0, len(phone) - 2)
-    return phone[:6] + "•" * (len(phone) - 9) + phone[-3:]
+    if len(phone) <= 6:
+        keep = 2 if len(phone) > 2 else 0
+        return phone[:keep] + "•" * (len(phone) - keep)
+    suffix = 3 if len(phone) >= 12 else 2
+    prefix = min(6, len(phone) - suffix - 2)
+    return phone[:prefix] + "•" * (len(phone) - prefix - suffix) + phone[-suffix:]
