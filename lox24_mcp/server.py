@@ -63,16 +63,7 @@ yes — either a dialog the user answers, or a preview you must show the user be
 the confirmation_token. Never confirm on the user's behalf. add_phones_to_group only adds contacts."""
 
 MAX_IMPORT = 50_000
-_LOG_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "notice": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "alert": logging.CRITICAL,
-    "emergency": logging.CRITICAL,
-}
+
 SAMPLE_SIZE = 5
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -476,9 +467,14 @@ def create_server(
         server.add_prompt(prompt)
 
     async def set_level(ctx: ServerRequestContext[AppState], params: SetLevelRequestParams) -> EmptyResult:
-        """`logging/setLevel` (2025-11-25 clients still send it): sets this package's stderr log level."""
+        """`logging/setLevel` (2025-11-25 clients still send it) is acknowledged and changes nothing.
+
+        The server sends no log notifications (protocol logging is deprecated), and one HTTP client
+        must not be able to raise the process-wide stderr level of every session: that stays the
+        operator's, through LOX24_MCP_LOG_LEVEL.
+        """
         del ctx
-        logging.getLogger("lox24_mcp").setLevel(_LOG_LEVELS[params.level])
+        logger.debug("client asked for log level %s; stderr logging stays at the operator's level", params.level)
         return EmptyResult()
 
     # MCPServer has no public hook for spec methods; the SDK's extension docs point to the lowlevel server.

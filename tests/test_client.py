@@ -1,0 +1,983 @@
+"""`Lox24Client` against the real sandbox API over loopback HTTP, and against `httpx2.MockTransport` for what the
+sandbox cannot produce. Assertions are on what the server received and on the exceptions callers see."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from lox24_mcp.client import NO_RETRY, Lox24Client, RetryPolicy
+from lox24_mcp.errors import (
+    AuthCooldownError,
+    AuthenticationError,
+    BadRequestError,
+    Lox24APIStatusError,
+    Lox24ConnectionError,
+    Lox24Error,
+    Lox24OutcomeUnknownError,
+    Lox24ResponseError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnprocessableEntityError,
+)
+from lox24_mcp.models import SmsFilters
+from lox24_mcp.sandbox import DEMO_TOKEN, Faults, RecordedRequest, SandboxServer, SandboxState
+
+pytestmark = pytest.mark.anyio
+
+FAST = RetryPolicy(attempts=4, total_time=5.0, backoff=0.001, max_backoff=0.005, auth_cooldown=60.0)
+WRONG_TOKEN = "1000001:not-the-sandbox-key"
+REQUEST_ID = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
+NOW = 1_795_503_600
+ONE_DAY = 86_400
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def serve(**options: Any) -> Iterator[SandboxServer]:
+    """A sandbox of our own on a free loopback port, for state options the shared fixtures do not set."""
+    with SandboxServer(SandboxState(**options)) as server:
+        yield server
+
+
+@asynccontextmanager
+async def lox24(
+    url: str,
+    *,
+    token: str = DEMO_TOKEN,
+    retry: RetryPolicy = FAST,
+    http_timeout: float = 5.0,
+    clock: Callable[[], float] | None = None,
+) -> AsyncIterator[Lox24Client]:
+    """A client that owns its HTTP connection pool (closed on exit)."""
+    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    async with Lox24Client(SecretStr(token), base_url=url, retry=retry, timeout=http_timeout, **extra) as client:
+        yield client
+
+
+@asynccontextmanager
+async def mocked(
+    handler: Handler, *, retry: RetryPolicy = FAST, clock: Callable[[], float] | None = None
+) -> AsyncIterator[Lox24Client]:
+    """A client whose HTTP goes to `handler` instead of the network."""
+    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        yield Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://lox24.test", http_client=http, retry=retry, **extra)
+
+
+def pairs(request: RecordedRequest) -> list[tuple[str, str]]:
+    return parse_qsl(request.query, keep_blank_values=True)
+
+
+def sent(server: SandboxServer, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
+    return [
+        r
+        for r in server.state.requests
+        if (method is None or r.method == method) and (path is None or r.path.startswith(path))
+    ]
+
+
+class FakeClock:
+    """A monotonic clock that only moves when told to."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sequence(*responses: httpx2.Response | Exception) -> tuple[Handler, list[httpx2.Request]]:
+    """A MockTransport handler answering with `responses` in turn (the last one repeats), and its request log."""
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        answer = responses[min(len(seen), len(responses)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return handler, seen
+
+
+def ok_page(*members: dict[str, Any], total: int | None = None) -> httpx2.Response:
+    body = {"hydra:member": list(members), "hydra:totalItems": len(members) if total is None else total}
+    return httpx2.Response(200, json=body, headers={"X-LOX24-REQUEST-ID": REQUEST_ID})
+
+
+def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx2.Response:
+    all_headers = {"X-LOX24-REQUEST-ID": REQUEST_ID, **(headers or {})}
+    if isinstance(body, bytes):
+        return httpx2.Response(code, content=body, headers=all_headers)
+    return httpx2.Response(code, json=body, headers=all_headers)
+
+
+def pending(server: SandboxServer, count: int, *, tag: str, iso2: str = "DE") -> list[str]:
+    """`count` SMS scheduled for tomorrow (pending) with callback_data `tag`; their uuids."""
+    now = server.state.now()
+    return [
+        server.state.add_sms(
+            phone=f"+49151{1_234_000 + i}",
+            text=f"Reminder {i}",
+            delivery_at=now + ONE_DAY,
+            iso2=iso2,
+            callback_data=tag,
+            created_at=now - 60,
+        )["uuid"]
+        for i in range(count)
+    ]
+
+
+def assert_actionable(exc: Lox24APIStatusError, code: int) -> None:
+    """`str(exc)` names the status, the request id and what to do next."""
+    text = str(exc)
+    assert exc.status_code == code
+    assert exc.request_id is not None
+    assert f"HTTP {code}" in text
+    assert exc.request_id in text
+    assert text.rstrip().endswith(".")
+    assert exc.advice in text
+    assert exc.advice.strip()
+
+
+# ----------------------------------------------------------------------------- what the server receives
+
+
+async def test_search_sends_get_sms_with_exactly_the_filter_pairs_and_page(
+    sandbox: SandboxServer, client: Lox24Client
+) -> None:
+    filters = SmsFilters.model_validate(
+        {
+            "iso2": ["DE", "AT"],
+            "created_at": {"gte": "2026-11-24T08:00:00+01:00", "lt": NOW + 3600},
+            "is_sent": False,
+            "callback_data": "spring sale & more",
+            "order_by": "created_at",
+            "order": "asc",
+        }
+    )
+    sandbox.state.reset_requests()
+    await client.search_sms(filters, page=3)
+    (request,) = sandbox.state.requests
+    assert (request.method, request.path) == ("GET", "/sms")
+    assert pairs(request) == [
+        ("callback_data", "spring sale & more"),
+        ("iso2[]", "DE"),
+        ("iso2[]", "AT"),
+        ("created_at[gte]", str(NOW)),
+        ("created_at[lt]", str(NOW + 3600)),
+        ("is_sent", "0"),
+        ("_order[created_at]", "asc"),
+        ("page", "3"),
+    ]
+    assert "iso2%5B%5D=DE" in request.query or "iso2[]=DE" in request.query
+    assert "created_at%5Bgte%5D=" in request.query or "created_at[gte]=" in request.query
+    assert request.headers["x-lox24-auth-token"] == DEMO_TOKEN
+    assert request.headers["accept"] == "application/ld+json"
+    assert request.body == b""
+
+
+async def test_search_without_filters_sends_only_the_page(sandbox: SandboxServer, client: Lox24Client) -> None:
+    sandbox.state.reset_requests()
+    await client.search_sms(SmsFilters())
+    assert [pairs(r) for r in sandbox.state.requests] == [[("page", "1")]]
+
+
+async def test_search_refuses_page_zero_without_sending(sandbox: SandboxServer, client: Lox24Client) -> None:
+    sandbox.state.reset_requests()
+    with pytest.raises(ValueError, match="page"):
+        await client.search_sms(SmsFilters(), page=0)
+    assert sandbox.state.requests == []
+
+
+async def test_cancel_posts_the_filters_in_the_query_with_no_page_and_no_body(
+    sandbox: SandboxServer, client: Lox24Client
+) -> None:
+    sandbox.state.reset_requests()
+    await client.cancel_sms(SmsFilters.model_validate({"callback_data": "x", "status_code": [0, 100]}))
+    (request,) = sandbox.state.requests
+    assert (request.method, request.path) == ("POST", "/sms/ops/batch_cancel")
+    assert pairs(request) == [("callback_data", "x"), ("status_code[]", "0"), ("status_code[]", "100")]
+    assert request.headers["x-lox24-auth-token"] == DEMO_TOKEN
+    assert request.headers["accept"] == "application/json"
+    assert request.body == b""
+
+
+async def test_add_phones_posts_the_entries_as_a_json_array(empty_sandbox: SandboxServer) -> None:
+    group = empty_sandbox.state.add_group("Customers")
+    entries = [{"phone": "+4915112345678", "a": "Mr.", "b": "Smith"}, {"phone": "+4915112345679"}]
+    async with lox24(empty_sandbox.url) as client:
+        await client.add_phones(group, entries)
+    (request,) = empty_sandbox.state.requests
+    assert (request.method, request.path) == ("POST", f"/groups/{group}/phones/batch")
+    assert request.query == ""
+    assert json.loads(request.body) == entries
+    assert request.headers["accept"] == "application/json"
+    assert request.headers["content-type"].startswith("application/json")
+    assert request.headers["x-lox24-auth-token"] == DEMO_TOKEN
+
+
+async def test_list_groups_asks_for_json_ld_pages(empty_sandbox: SandboxServer) -> None:
+    empty_sandbox.state.add_group("Only")
+    async with lox24(empty_sandbox.url) as client:
+        groups = await client.list_groups()
+    assert [g.name for g in groups] == ["Only"]
+    (request,) = empty_sandbox.state.requests
+    assert (request.method, request.path, pairs(request)) == ("GET", "/groups", [("page", "1")])
+    assert request.headers["accept"] == "application/ld+json"
+
+
+# ----------------------------------------------------------------------------- reading answers
+
+
+@pytest.mark.parametrize("hydra_prefix", [True, False], ids=["hydra-prefix", "no-prefix"])
+async def test_search_reads_json_ld_pages_and_the_total_count(hydra_prefix: bool) -> None:
+    with serve(seed_demo_data=False, page_size=2, hydra_prefix=hydra_prefix) as server:
+        tagged = pending(server, 5, tag="reminder")
+        pending(server, 2, tag="other")
+        async with lox24(server.url) as client:
+            first = await client.search_sms(SmsFilters(callback_data="reminder"))
+            last = await client.search_sms(SmsFilters(callback_data="reminder"), page=3)
+            beyond = await client.search_sms(SmsFilters(callback_data="reminder"), page=4)
+    assert (first.total, first.page, len(first.items)) == (5, 1, 2)
+    assert (last.total, last.page, len(last.items)) == (5, 3, 1)
+    assert (beyond.total, beyond.items) == (5, [])
+    assert {s.callback_data for s in first.items + last.items} == {"reminder"}
+    assert {s.uuid for s in first.items} <= set(tagged)
+    item = first.items[0]
+    stored = server.state.sms(item.uuid)
+    assert (item.phone, item.text, item.status_code, item.is_sent, item.delivery_at) == (
+        stored["phone"],
+        stored["text"],
+        0,
+        False,
+        stored["delivery_at"],
+    )
+
+
+async def test_search_total_counts_only_matching_sms(sandbox: SandboxServer, client: Lox24Client) -> None:
+    pending(sandbox, 3, tag="only-these-three", iso2="AT")
+    page = await client.search_sms(SmsFilters(callback_data="only-these-three", iso2="AT"))
+    assert page.total == 3
+    assert len(page.items) == 3
+    missing = await client.search_sms(SmsFilters(callback_data="only-these-three", iso2="CH"))
+    assert (missing.total, missing.items) == (0, [])
+
+
+@pytest.mark.parametrize("hydra_prefix", [True, False], ids=["hydra-prefix", "no-prefix"])
+async def test_list_groups_collects_every_page(hydra_prefix: bool) -> None:
+    with serve(seed_demo_data=False, page_size=2, hydra_prefix=hydra_prefix) as server:
+        ids = [server.state.add_group(f"Group {i}", description=f"d{i}") for i in range(5)]
+        server.state.add_phones(ids[1], [{"phone": "+4915112345678"}, {"phone": "+4915112345679"}])
+        async with lox24(server.url) as client:
+            groups = await client.list_groups()
+        pages = [pairs(r) for r in sent(server, "GET", "/groups")]
+    assert [g.id for g in groups] == ids
+    assert [g.name for g in groups] == [f"Group {i}" for i in range(5)]
+    assert groups[0].description == "d0"
+    assert [g.count_items for g in groups] == [0, 2, 0, 0, 0]
+    assert pages == [[("page", "1")], [("page", "2")], [("page", "3")]]
+
+
+async def test_list_groups_of_an_empty_account_is_empty_after_one_request(empty_sandbox: SandboxServer) -> None:
+    async with lox24(empty_sandbox.url) as client:
+        assert await client.list_groups() == []
+    assert len(sent(empty_sandbox, "GET", "/groups")) == 1
+
+
+async def test_list_groups_stops_at_an_exact_page_boundary() -> None:
+    with serve(seed_demo_data=False, page_size=2) as server:
+        for i in range(4):
+            server.state.add_group(f"G{i}")
+        async with lox24(server.url) as client:
+            groups = await client.list_groups()
+        assert len(groups) == 4
+        assert len(sent(server, "GET", "/groups")) == 2
+
+
+async def test_collections_as_bare_json_arrays_are_read_too() -> None:
+    handler, seen = sequence(httpx2.Response(200, json=[{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]))
+    async with mocked(handler) as client:
+        groups = await client.list_groups()
+    assert [g.name for g in groups] == ["A", "B"]
+    assert len(seen) == 1
+
+
+async def test_cancel_returns_lox24s_count_and_stops_only_matching_unsent_sms(
+    sandbox: SandboxServer, client: Lox24Client
+) -> None:
+    now = sandbox.state.now()
+    targets = pending(sandbox, 3, tag="black-friday")
+    already_sent = sandbox.state.add_sms(
+        phone="+4915100000001", text="sent", callback_data="black-friday", created_at=now - 3600
+    )["uuid"]
+    stopped_earlier = sandbox.state.add_sms(
+        phone="+4915100000002",
+        text="stopped",
+        callback_data="black-friday",
+        delivery_at=now + ONE_DAY,
+        status_code=410,
+        is_sent=False,
+    )["uuid"]
+    bystanders = pending(sandbox, 2, tag="keep-me")
+    count = await client.cancel_sms(SmsFilters(callback_data="black-friday"))
+    assert count == 3
+    assert [sandbox.state.sms(u)["status_code"] for u in targets] == [6000, 6000, 6000]
+    assert sandbox.state.sms(already_sent)["status_code"] == 100
+    assert sandbox.state.sms(stopped_earlier)["status_code"] == 410
+    assert [sandbox.state.sms(u)["status_code"] for u in bystanders] == [0, 0]
+    assert await client.cancel_sms(SmsFilters(callback_data="black-friday")) == 0
+
+
+@pytest.mark.parametrize("filters", [SmsFilters(), SmsFilters(order_by="created_at")], ids=["none", "order-only"])
+async def test_cancel_refuses_an_empty_filter_and_sends_nothing(
+    sandbox: SandboxServer, client: Lox24Client, filters: SmsFilters
+) -> None:
+    before = sandbox.state.all_sms()
+    sandbox.state.reset_requests()
+    with pytest.raises(ValueError, match="allow_all"):
+        await client.cancel_sms(filters)
+    assert sandbox.state.requests == []
+    assert sandbox.state.all_sms() == before
+
+
+async def test_cancel_with_allow_all_stops_every_pending_sms(empty_sandbox: SandboxServer) -> None:
+    uuids = pending(empty_sandbox, 2, tag="a") + pending(empty_sandbox, 1, tag="b")
+    async with lox24(empty_sandbox.url) as client:
+        assert await client.cancel_sms(SmsFilters(), allow_all=True) == 3
+    (request,) = empty_sandbox.state.requests
+    assert (request.method, request.path, request.query) == ("POST", "/sms/ops/batch_cancel", "")
+    assert {empty_sandbox.state.sms(u)["status_code"] for u in uuids} == {6000}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"deleted_sms_count": 7}, 7),
+        ({"canceled_sms_count": 4}, 4),
+        ({"cancelled_sms_count": 0}, 0),
+    ],
+)
+async def test_cancel_reads_the_count_under_each_known_key(body: dict[str, int], expected: int) -> None:
+    handler, _ = sequence(httpx2.Response(200, json=body))
+    async with mocked(handler) as client:
+        assert await client.cancel_sms(SmsFilters(iso2="DE")) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"deleted_sms_count": True}, {"deleted_sms_count": "3"}, [], {"count": 3}],
+    ids=["empty", "bool", "string", "array", "other-key"],
+)
+async def test_cancel_without_a_readable_count_raises_response_error(body: Any) -> None:
+    handler, seen = sequence(status(200, body))
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24ResponseError) as info:
+            await client.cancel_sms(SmsFilters(iso2="DE"))
+    assert info.value.request_id == REQUEST_ID
+    assert "deleted_sms_count" in str(info.value)
+    assert len(seen) == 1
+
+
+async def test_add_phones_returns_one_result_per_entry_in_input_order(empty_sandbox: SandboxServer) -> None:
+    state = empty_sandbox.state
+    group = state.add_group("Customers")
+    state.add_phones(group, [{"phone": "+4915100000000"}])
+    entries = [
+        {"phone": "+4915112345678", "a": "Mr.", "b": "Smith"},
+        {"phone": "not a number"},
+        {"phone": "+4915100000000"},  # already in the group
+        {"phone": "+4915112345679", "callback_data": "x" * 37},
+        {"phone": "+4915112345679"},
+    ]
+    async with lox24(empty_sandbox.url) as client:
+        results = await client.add_phones(group, entries)
+    assert len(results) == len(entries)
+    created, invalid, duplicate, too_long, second = results
+    assert created.ok and second.ok
+    assert (created.status, second.status) == (201, 201)
+    assert not invalid.ok and 400 <= invalid.status < 500
+    assert not duplicate.ok and 400 <= duplicate.status < 500
+    assert not too_long.ok and 400 <= too_long.status < 500
+    assert invalid.detail and "phone" in invalid.detail
+    assert too_long.detail and "callback_data" in too_long.detail
+    assert duplicate.detail and "already exists" in duplicate.detail
+    stored = state.group_phones(group)
+    assert [p["phone"] for p in stored] == ["+4915100000000", "+4915112345678", "+4915112345679"]
+    assert created.phone_id == stored[1]["id"]
+    assert second.phone_id == stored[2]["id"]
+    assert (stored[1]["a"], stored[1]["b"]) == ("Mr.", "Smith")
+
+
+async def test_add_phones_answer_that_does_not_account_for_every_entry_is_an_error() -> None:
+    handler, _ = sequence(status(201, [{"status": 201, "body": {"id": "1"}}]))
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24ResponseError) as info:
+            await client.add_phones(1, [{"phone": "+4915112345678"}, {"phone": "+4915112345679"}])
+    assert "1 results for a batch of 2" in str(info.value)
+    assert info.value.request_id == REQUEST_ID
+
+
+async def test_add_phones_reads_items_without_status_and_json_ld_error_bodies() -> None:
+    body = {
+        "hydra:member": [
+            {"status": 201, "body": {"id": 17}},
+            {"status": 422, "body": {"@type": "hydra:Error", "hydra:description": "phone: invalid number"}},
+            {"body": {}},
+            {"status": 409, "body": None},
+        ],
+        "hydra:totalItems": 4,
+    }
+    handler, _ = sequence(status(201, body))
+    async with mocked(handler) as client:
+        results = await client.add_phones(1, [{"phone": str(i)} for i in range(4)])
+    assert [(r.status, r.phone_id, r.detail) for r in results] == [
+        (201, "17", None),
+        (422, None, "phone: invalid number"),
+        (0, None, "LOX24 gave no status for this entry"),
+        (409, None, "rejected with HTTP 409"),
+    ]
+
+
+# ----------------------------------------------------------------------------- error mapping: the sandbox
+
+
+async def test_wrong_token_is_authentication_error_with_request_id(sandbox: SandboxServer) -> None:
+    async with lox24(sandbox.url, token=WRONG_TOKEN) as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.search_sms(SmsFilters())
+    assert type(info.value) is AuthenticationError
+    assert_actionable(info.value, 401)
+    assert re.fullmatch(r"[A-Za-z0-9]{32}", info.value.request_id or "")
+    assert "LOX24_API_TOKEN" in str(info.value)
+
+
+async def test_unknown_group_is_not_found_error(empty_sandbox: SandboxServer) -> None:
+    async with lox24(empty_sandbox.url) as client:
+        with pytest.raises(NotFoundError) as info:
+            await client.add_phones(424242, [{"phone": "+4915112345678"}])
+    assert_actionable(info.value, 404)
+    assert "adding phones to group 424242" in str(info.value)
+    assert len(empty_sandbox.state.requests) == 1
+
+
+async def test_filter_the_api_refuses_is_bad_request_error_naming_the_parameter(
+    sandbox: SandboxServer, client: Lox24Client
+) -> None:
+    # Bypass validation to get a value only the API can refuse.
+    unchecked = SmsFilters.model_construct(iso2="de")
+    sandbox.state.reset_requests()
+    with pytest.raises(BadRequestError) as info:
+        await client.search_sms(unchecked)
+    assert_actionable(info.value, 400)
+    assert info.value.detail is not None and "iso2" in info.value.detail
+    assert "iso2" in str(info.value)
+    assert len(sandbox.state.requests) == 1  # not retried
+
+
+async def test_batch_over_the_size_limit_is_payload_too_large_error() -> None:
+    with serve(seed_demo_data=False, max_batch_items=3) as server:
+        group = server.state.add_group("Small")
+        async with lox24(server.url) as client:
+            with pytest.raises(PayloadTooLargeError) as info:
+                await client.add_phones(group, [{"phone": f"+49151123456{i:02d}"} for i in range(4)])
+            assert server.state.group_phones(group) == []
+            assert len(server.state.requests) == 1
+    assert_actionable(info.value, 413)
+
+
+async def test_ip_lockout_after_repeated_bad_logins_is_rate_limit_error(sandbox: SandboxServer) -> None:
+    # Separate clients: each one cools down after its own 401, so each sends exactly one request.
+    for _ in range(4):
+        async with lox24(sandbox.url, token=WRONG_TOKEN) as client:
+            with pytest.raises(AuthenticationError):
+                await client.list_groups()
+    async with lox24(sandbox.url) as client:  # even the right token is locked out now
+        with pytest.raises(RateLimitError) as info:
+            await client.list_groups()
+    assert_actionable(info.value, 429)
+    assert len(sandbox.state.requests) == 5
+
+
+# ----------------------------------------------------------------------------- error mapping: mocked statuses
+
+VIOLATIONS = {
+    "type": "https://tools.ietf.org/html/rfc2616#section-10",
+    "title": "An error occurred",
+    "detail": "",
+    "violations": [
+        {"propertyPath": "phone", "message": "This value is not a valid phone number.", "code": "x"},
+        {"propertyPath": "callback_data", "message": "This value is too long.", "code": "y"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "cls", "expected_detail", "in_text"),
+    [
+        (400, {"detail": "service_code: invalid"}, BadRequestError, "service_code: invalid", "nothing was changed"),
+        (402, {"title": "Payment Required", "detail": "Not enough balance"}, PaymentRequiredError, None, "Top up"),
+        (403, {"detail": "Account not activated"}, PermissionDeniedError, None, "not be activated"),
+        (404, {"detail": "Not Found"}, NotFoundError, None, "list what exists"),
+        (409, {"detail": "Conflict"}, Lox24APIStatusError, None, "try again"),
+        (413, b"<html>too big</html>", PayloadTooLargeError, None, "fewer items"),
+        (422, VIOLATIONS, UnprocessableEntityError, None, "phone: This value is not a valid phone number"),
+        (500, b"<html><body>Internal Server Error</body></html>", ServerError, None, "contact LOX24 support"),
+        (501, {"detail": "nope"}, ServerError, None, "Try again in a few minutes"),
+        (
+            400,
+            {
+                "@context": "/contexts/Error",
+                "@type": "hydra:Error",
+                "hydra:title": "An error occurred",
+                "hydra:description": "uuid: This is not a valid UUID.",
+            },
+            BadRequestError,
+            "uuid: This is not a valid UUID.",
+            "uuid: This is not a valid UUID",
+        ),
+        (403, {"hydra:title": "Forbidden"}, PermissionDeniedError, "Forbidden", "Forbidden"),
+        (400, {"title": "An error occurred"}, BadRequestError, None, "HTTP 400"),
+        (400, b"", BadRequestError, None, "HTTP 400"),
+        (400, ["not", "an", "object"], BadRequestError, None, "HTTP 400"),
+    ],
+)
+async def test_error_status_maps_to_its_exception_with_status_request_id_and_advice(
+    code: int, body: Any, cls: type[Lox24APIStatusError], expected_detail: str | None, in_text: str
+) -> None:
+    handler, seen = sequence(status(code, body))
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24APIStatusError) as info:
+            await client.search_sms(SmsFilters(iso2="DE"))
+    exc = info.value
+    assert type(exc) is cls
+    assert_actionable(exc, code)
+    assert exc.request_id == REQUEST_ID
+    assert in_text in str(exc)
+    assert "searching SMS" in str(exc)
+    if expected_detail is not None:
+        assert exc.detail == expected_detail
+    assert len(seen) == 1  # none of these is retried
+
+
+async def test_unprocessable_entity_lists_every_violation() -> None:
+    handler, _ = sequence(status(422, VIOLATIONS))
+    async with mocked(handler) as client:
+        with pytest.raises(UnprocessableEntityError) as info:
+            await client.add_phones(5, [{"phone": "x"}])
+    assert info.value.violations == [
+        ("phone", "This value is not a valid phone number."),
+        ("callback_data", "This value is too long."),
+    ]
+    assert "callback_data: This value is too long" in str(info.value)
+
+
+async def test_error_without_request_id_still_reads_well() -> None:
+    handler, _ = sequence(httpx2.Response(404, json={"detail": "Not Found"}))
+    async with mocked(handler) as client:
+        with pytest.raises(NotFoundError) as info:
+            await client.list_groups()
+    assert info.value.request_id is None
+    assert "HTTP 404" in str(info.value)
+    assert "request id" not in str(info.value)
+
+
+@pytest.mark.parametrize("body", [b"<html>oops</html>", b"", b"{not json"])
+async def test_success_with_a_body_that_is_not_json_is_response_error(body: bytes) -> None:
+    handler, seen = sequence(httpx2.Response(200, content=body, headers={"X-LOX24-REQUEST-ID": REQUEST_ID}))
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24ResponseError) as info:
+            await client.search_sms(SmsFilters())
+    assert info.value.request_id == REQUEST_ID
+    assert "not JSON" in str(info.value)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("body", [{"items": []}, {"hydra:member": "x"}, "text", 42])
+async def test_success_with_an_unexpected_shape_is_response_error(body: Any) -> None:
+    handler, _ = sequence(status(200, body))
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24ResponseError) as info:
+            await client.search_sms(SmsFilters())
+    assert "unexpected shape" in str(info.value)
+    assert info.value.request_id == REQUEST_ID
+
+
+# ----------------------------------------------------------------------------- retries
+
+
+async def test_503_is_retried_until_it_succeeds() -> None:
+    handler, seen = sequence(status(503), status(503), ok_page({"uuid": "u1"}, total=9))
+    async with mocked(handler) as client:
+        page = await client.search_sms(SmsFilters(iso2="DE"))
+    assert (page.total, [s.uuid for s in page.items]) == (9, ["u1"])
+    assert len(seen) == 3
+    assert len({str(r.url) for r in seen}) == 1  # the same request each time
+
+
+@pytest.mark.parametrize("code", [429, 502, 503, 504])
+async def test_retryable_statuses_on_post_are_retried_because_nothing_was_processed(code: int) -> None:
+    handler, seen = sequence(status(code), httpx2.Response(200, json={"deleted_sms_count": 2}))
+    async with mocked(handler) as client:
+        assert await client.cancel_sms(SmsFilters(iso2="DE")) == 2
+    assert len(seen) == 2
+
+
+async def test_sandbox_503s_are_retried_and_attempts_are_bounded() -> None:
+    with serve(faults=Faults(error_rate=1.0)) as server:
+        async with lox24(server.url) as client:
+            with pytest.raises(ServerError) as info:
+                await client.list_groups()
+            assert len(server.state.requests) == FAST.attempts
+            assert info.value.status_code == 503
+            server.state.faults.error_rate = 0.0
+            assert await client.list_groups()
+        assert len(server.state.requests) == FAST.attempts + 1
+
+
+async def test_sandbox_occasional_503s_are_absorbed_by_retries() -> None:
+    faults = Faults(error_rate=0.5, seed=7, only_paths=("/sms",))
+    with serve(seed_demo_data=False, faults=faults) as server:
+        pending(server, 3, tag="t")
+        retry = RetryPolicy(attempts=20, total_time=5.0, backoff=0.001, max_backoff=0.002)
+        async with lox24(server.url, retry=retry) as client:
+            for _ in range(5):
+                assert (await client.search_sms(SmsFilters(callback_data="t"))).total == 3
+        sent_count = len(server.state.requests)
+    # Seeded faults: some of the searches needed more than one attempt, and none needed more than 20.
+    assert 5 < sent_count < 5 * retry.attempts
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 5])
+async def test_attempts_bound_the_number_of_requests(attempts: int) -> None:
+    handler, seen = sequence(status(503))
+    retry = RetryPolicy(attempts=attempts, total_time=5.0, backoff=0.001, max_backoff=0.001)
+    async with mocked(handler, retry=retry) as client:
+        with pytest.raises(ServerError):
+            await client.search_sms(SmsFilters())
+    assert len(seen) == attempts
+
+
+@pytest.mark.parametrize("code", [400, 402, 403, 404, 409, 413, 422, 500])
+async def test_other_error_statuses_are_not_retried(code: int) -> None:
+    handler, seen = sequence(status(code, {"detail": "no"}), ok_page())
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24APIStatusError) as info:
+            await client.search_sms(SmsFilters())
+    assert info.value.status_code == code
+    assert len(seen) == 1
+
+
+async def test_sandbox_400_404_and_500_are_not_retried() -> None:
+    with serve(seed_demo_data=False, faults=Faults(error_rate=1.0, error_status=500)) as server:
+        async with lox24(server.url) as client:
+            with pytest.raises(ServerError):
+                await client.list_groups()
+            assert len(server.state.requests) == 1
+            server.state.faults = Faults()
+            with pytest.raises(NotFoundError):
+                await client.add_phones(999, [{"phone": "+4915112345678"}])
+            with pytest.raises(BadRequestError):
+                await client.search_sms(SmsFilters.model_construct(text=""))
+        assert [r.path for r in server.state.requests] == ["/groups", "/groups/999/phones/batch", "/sms"]
+
+
+async def test_401_is_not_retried_and_the_cooldown_sends_nothing_until_it_ends(sandbox: SandboxServer) -> None:
+    clock = FakeClock()
+    async with lox24(sandbox.url, token=WRONG_TOKEN, clock=clock) as client:
+        with pytest.raises(AuthenticationError) as first:
+            await client.search_sms(SmsFilters())
+        assert len(sandbox.state.requests) == 1
+        request_id = first.value.request_id
+        assert request_id
+
+        clock.now += FAST.auth_cooldown - 1
+        calls: list[Callable[[], Awaitable[object]]] = [
+            client.list_groups,
+            lambda: client.search_sms(SmsFilters()),
+            lambda: client.cancel_sms(SmsFilters(iso2="DE")),
+            lambda: client.add_phones(1, [{"phone": "+4915112345678"}]),
+        ]
+        for call in calls:
+            with pytest.raises(AuthCooldownError) as cooling:
+                await call()
+            assert isinstance(cooling.value, AuthenticationError)
+            assert cooling.value.status_code == 401
+            assert cooling.value.request_id == request_id
+            assert 0 < cooling.value.seconds_left <= 1
+            assert request_id in str(cooling.value)
+        assert len(sandbox.state.requests) == 1
+
+        clock.now += 1
+        with pytest.raises(AuthenticationError) as again:
+            await client.search_sms(SmsFilters())
+        assert type(again.value) is AuthenticationError
+        assert len(sandbox.state.requests) == 2
+
+
+async def test_calls_go_out_again_after_the_cooldown() -> None:
+    clock = FakeClock()
+    handler, seen = sequence(status(401, {"detail": "Invalid credentials"}), ok_page({"id": 1, "name": "G"}))
+    async with mocked(handler, clock=clock) as client:
+        with pytest.raises(AuthenticationError):
+            await client.list_groups()
+        with pytest.raises(AuthCooldownError) as cooling:
+            await client.list_groups()
+        assert cooling.value.seconds_left == pytest.approx(FAST.auth_cooldown)
+        assert "60 s" in str(cooling.value)
+        assert len(seen) == 1
+        clock.now += FAST.auth_cooldown
+        assert [g.name for g in await client.list_groups()] == ["G"]
+    assert len(seen) == 2
+
+
+async def test_cooldown_length_follows_the_policy() -> None:
+    clock = FakeClock()
+    handler, seen = sequence(status(401), ok_page())
+    retry = RetryPolicy(attempts=3, backoff=0.001, auth_cooldown=5.0)
+    async with mocked(handler, retry=retry, clock=clock) as client:
+        with pytest.raises(AuthenticationError):
+            await client.list_groups()
+        clock.now += 4.9
+        with pytest.raises(AuthCooldownError):
+            await client.list_groups()
+        clock.now += 0.1
+        assert await client.list_groups() == []
+    assert len(seen) == 2
+
+
+async def test_dropped_connection_on_get_is_retried() -> None:
+    with serve(seed_demo_data=False, faults=Faults(drop_rate=1.0)) as server:
+        async with lox24(server.url) as client:
+            with anyio.fail_after(10):
+                with pytest.raises(Lox24ConnectionError) as info:
+                    await client.list_groups()
+            assert type(info.value) is Lox24ConnectionError
+            assert len(server.state.requests) == FAST.attempts
+            server.state.faults.drop_rate = 0.0
+            with anyio.fail_after(10):
+                assert await client.list_groups() == []
+
+
+async def test_dropped_connection_on_get_then_success_returns_the_answer() -> None:
+    handler, seen = sequence(httpx2.RemoteProtocolError("Server disconnected"), ok_page({"id": 3, "name": "C"}))
+    async with mocked(handler) as client:
+        assert [g.id for g in await client.list_groups()] == [3]
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("operation", ["cancel", "add_phones"])
+async def test_dropped_connection_on_post_is_outcome_unknown_after_exactly_one_request(operation: str) -> None:
+    with serve(seed_demo_data=False, faults=Faults(drop_rate=1.0)) as server:
+        group = server.state.add_group("G")
+        async with lox24(server.url) as client:
+            call = (
+                client.cancel_sms(SmsFilters(iso2="DE"))
+                if operation == "cancel"
+                else client.add_phones(group, [{"phone": "+4915112345678"}])
+            )
+            with anyio.fail_after(10), pytest.raises(Lox24OutcomeUnknownError) as info:
+                await call
+        assert len(server.state.requests) == 1
+    assert "not resent" in str(info.value) or "was not resent" in str(info.value)
+
+
+async def test_read_timeout_on_post_is_outcome_unknown_and_not_resent() -> None:
+    faults = Faults(slow_rate=1.0, slow_seconds=2.0)
+    with serve(seed_demo_data=False, faults=faults) as server:
+        uuids = pending(server, 2, tag="slow")
+        async with lox24(server.url, http_timeout=0.3) as client:
+            with anyio.fail_after(10), pytest.raises(Lox24OutcomeUnknownError) as info:
+                await client.cancel_sms(SmsFilters(callback_data="slow"))
+        assert [r.path for r in server.state.requests] == ["/sms/ops/batch_cancel"]
+        # The sandbox drops the work of a request whose client has gone, as a slow gateway would.
+        assert {server.state.sms(u)["status_code"] for u in uuids} == {0}
+    assert isinstance(info.value.__cause__, httpx2.TimeoutException)
+    assert "may or may not have been carried out" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx2.ReadTimeout("slow"), httpx2.ReadError("reset"), httpx2.RemoteProtocolError("gone")],
+    ids=["read-timeout", "read-error", "protocol-error"],
+)
+async def test_unanswered_get_is_retried_and_unanswered_post_is_not(error: Exception) -> None:
+    handler, seen = sequence(error)
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24ConnectionError) as info:
+            await client.search_sms(SmsFilters())
+        assert type(info.value) is Lox24ConnectionError
+        assert len(seen) == FAST.attempts
+        seen.clear()
+        with pytest.raises(Lox24OutcomeUnknownError):
+            await client.cancel_sms(SmsFilters(iso2="DE"))
+        assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx2.ConnectError("refused"), httpx2.ConnectTimeout("slow connect"), httpx2.PoolTimeout("pool")],
+    ids=["connect-error", "connect-timeout", "pool-timeout"],
+)
+async def test_failures_before_sending_are_retried_even_for_post(error: Exception) -> None:
+    handler, seen = sequence(error, error, httpx2.Response(200, json={"deleted_sms_count": 1}))
+    async with mocked(handler) as client:
+        assert await client.cancel_sms(SmsFilters(iso2="DE")) == 1
+    assert len(seen) == 3
+
+
+async def test_connection_refused_is_connection_error_and_nothing_is_sent() -> None:
+    server = SandboxServer(SandboxState(seed_demo_data=False))
+    server.start()
+    url, state = server.url, server.state
+    server.stop()
+    async with lox24(url) as client:
+        with anyio.fail_after(10):
+            with pytest.raises(Lox24ConnectionError) as info:
+                await client.cancel_sms(SmsFilters(iso2="DE"))
+    assert type(info.value) is Lox24ConnectionError
+    assert "nothing was sent" in str(info.value)
+    assert url in str(info.value)
+    assert state.requests == []
+
+
+async def test_a_closed_port_is_connection_error_naming_the_cause() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with lox24(f"http://127.0.0.1:{port}", retry=NO_RETRY) as client:
+        with anyio.fail_after(10), pytest.raises(Lox24ConnectionError) as info:
+            await client.add_phones(1, [{"phone": "+4915112345678"}])
+    assert "ConnectError" in str(info.value)
+    assert "nothing was sent" in str(info.value)
+
+
+async def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    handler, seen = sequence(
+        status(429, headers={"Retry-After": "3"}), status(503, headers={"Retry-After": "2"}), ok_page()
+    )
+    async with mocked(handler) as client:
+        await client.search_sms(SmsFilters())
+    assert len(seen) == 3
+    assert waits == [3.0, 2.0]
+
+
+async def test_retry_after_beyond_the_total_time_gives_up_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    handler, seen = sequence(status(503, headers={"Retry-After": "6"}), ok_page())
+    async with mocked(handler) as client:  # total_time = 5 s
+        with pytest.raises(ServerError) as info:
+            await client.search_sms(SmsFilters())
+    assert len(seen) == 1
+    assert waits == []
+    assert info.value.request_id == REQUEST_ID
+
+
+async def test_backoff_grows_and_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    handler, seen = sequence(status(503))
+    retry = RetryPolicy(attempts=6, total_time=100.0, backoff=1.0, max_backoff=4.0)
+    async with mocked(handler, retry=retry) as client:
+        with pytest.raises(ServerError):
+            await client.list_groups()
+    assert len(seen) == 6
+    assert waits == [1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+async def test_total_time_bounds_the_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+
+    async def fake_sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    handler, seen = sequence(status(503))
+    retry = RetryPolicy(attempts=100, total_time=10.0, backoff=1.0, max_backoff=4.0)
+    async with mocked(handler, retry=retry, clock=clock) as client:
+        with pytest.raises(ServerError):
+            await client.list_groups()
+    # Waits 1 + 2 + 4 = 7 s, then another 4 s would pass the 10 s deadline.
+    assert len(seen) == 4
+    assert clock.now - 1000.0 == pytest.approx(7.0)
+
+
+def test_retry_policy_wait_takes_the_larger_of_backoff_and_retry_after() -> None:
+    policy = RetryPolicy(backoff=0.5, max_backoff=3.0)
+    assert [policy.wait(n, None) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3.0]
+    assert policy.wait(1, 2.0) == 2.0
+    assert policy.wait(4, 1.0) == 3.0
+
+
+async def test_client_created_http_pool_is_closed_but_an_injected_one_is_not() -> None:
+    handler, _ = sequence(ok_page())
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        async with Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://x", http_client=http) as client:
+            await client.list_groups()
+        assert not http.is_closed
+        assert await Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://x", http_client=http).list_groups() == []
+    async with Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://x") as owner:
+        own_pool = owner._http
+        assert not own_pool.is_closed
+    assert own_pool.is_closed
+
+
+async def test_base_url_loses_its_trailing_slash_and_account_id_is_the_client_id() -> None:
+    handler, seen = sequence(ok_page())
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        client = Lox24Client(SecretStr("7654321:key"), base_url="http://sandbox.test/api/", http_client=http)
+        assert client.base_url == "http://sandbox.test/api"
+        assert client.account_id == "7654321"
+        await client.list_groups()
+    assert str(seen[0].url) == "http://sandbox.test/api/groups?page=1"
+
+
+def corrupt_gzip(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(
+        200, content=b"not gzip at all", headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    )
+
+
+async def test_an_answer_that_cannot_be_decoded_on_get_is_a_lox24_error() -> None:
+    async with mocked(corrupt_gzip) as client:
+        with pytest.raises(Lox24Error):
+            await client.list_groups()
+
+
+async def test_an_answer_that_cannot_be_decoded_on_post_is_outcome_unknown() -> None:
+    async with mocked(corrupt_gzip) as client:
+        with pytest.raises(Lox24OutcomeUnknownError):
+            await client.cancel_sms(SmsFilters(iso2="DE"))
