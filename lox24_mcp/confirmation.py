@@ -132,7 +132,8 @@ class TokenSigner:
                 "cancelled."
             )
         _, payload, mac = parts
-        if not hmac.compare_digest(mac, self._mac(payload, scope)):
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a token is untrusted input.
+        if not hmac.compare_digest(mac.encode(), self._mac(payload, scope).encode()):
             raise InvalidTokenError(
                 "The confirmation_token was issued for different filters (or by another server). Nothing was "
                 "cancelled. Call cancel_pending_sms again without a token, with the filters the user confirmed, "

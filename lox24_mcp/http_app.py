@@ -82,8 +82,12 @@ def build_http_app(
             "Set LOX24_MCP_HTTP_TOKEN, or bind to 127.0.0.1."
         )
     security: TransportSecuritySettings | None = None
-    if allowed_hosts:
-        hosts = [h for name in allowed_hosts for h in (name, f"{name}:*")]
+    names = list(allowed_hosts or [])
+    if loopback and not names:
+        # The SDK arms its protection only for exactly 127.0.0.1/localhost/::1; cover every loopback spelling.
+        names = ["127.0.0.1", "localhost", "[::1]", host if ":" not in host or host.startswith("[") else f"[{host}]"]
+    if names:
+        hosts = [h for name in dict.fromkeys(names) for h in (name, f"{name}:*")]
         origins = [f"{scheme}://{h}" for scheme in ("http", "https") for h in hosts]
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins

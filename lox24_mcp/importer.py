@@ -178,7 +178,8 @@ async def import_phones(
             if pending.indexes:
                 await send_stream.send(pending)
 
-    if fatal and tally.created == 0:
+    # Raise only when provably nothing was created; a batch whose answer was lost must stay in the result.
+    if fatal and tally.created == 0 and tally.counts["unknown"] == 0:
         error = fatal[0]
         if isinstance(error, NotFoundError):
             raise GroupNotFoundError(

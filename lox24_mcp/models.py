@@ -63,10 +63,12 @@ DlrCode = Literal[0, 1, 2, 4, 8, 16]
 
 #: Longest list accepted for one filter (keeps the query string well below URL limits).
 MAX_LIST = 100
+#: Largest id LOX24 can store (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
 #: Latest timestamp accepted (2100-01-01T00:00:00Z); anything later is a typo.
 MAX_UNIX = 4_102_444_800
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters
 
 
 def _to_unix(value: Any) -> Any:
@@ -150,7 +152,7 @@ Timestamp = Annotated[
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Iso2 = Annotated[str, BeforeValidator(_upper), AfterValidator(_iso2)]
 CallbackData = Annotated[str, Field(min_length=1, max_length=36), AfterValidator(_no_control)]
-KeyId = Annotated[int, Field(ge=1)]
+KeyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class _Range(BaseModel):

@@ -22,6 +22,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import (
     Completion,
     CompletionArgument,
@@ -32,7 +33,7 @@ from mcp.types import (
     SetLevelRequestParams,
     ToolAnnotations,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lox24_mcp import __version__
 from lox24_mcp.client import Lox24Client
@@ -40,7 +41,7 @@ from lox24_mcp.config import ConfirmPolicy, Settings
 from lox24_mcp.confirmation import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
 from lox24_mcp.errors import Lox24Error
 from lox24_mcp.importer import import_phones
-from lox24_mcp.models import Iso2, PhoneEntry, Sms, SmsFilters, compact_schema
+from lox24_mcp.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters, compact_schema
 from lox24_mcp.phones import mask
 from lox24_mcp.prompt_files import load_prompts
 from lox24_mcp.results import (
@@ -362,7 +363,7 @@ async def list_groups(ctx: Context[AppState, Any]) -> GroupsResult:
 
 async def add_phones_to_group(
     ctx: Context[AppState, Any],
-    group_id: Annotated[int, Field(ge=1, description="Group id from list_groups")],
+    group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="Group id from list_groups")],
     phones: Annotated[
         list[PhoneEntry],
         Field(min_length=1, max_length=MAX_IMPORT, description="Contacts; only phone is required"),
@@ -413,10 +414,55 @@ def _tools() -> list[Tool]:
     for fn, title, hints in specs:
         description = inspect.cleandoc(fn.__doc__ or "")
         tool = Tool.from_function(fn, title=title, description=description, annotations=hints, structured_output=True)
+        _strict_arguments(tool)
         _compact_schema(tool.parameters)
         _compact_schema(tool.output_schema)  # a cached dict: compacted in place, once
         tools.append(tool)
     return tools
+
+
+class _LiteralStrings(FuncMetadata):
+    """The SDK's argument pre-parsing, limited to JSON lists and objects sent as strings.
+
+    Some clients send `["DE","AT"]` as a string, which is worth repairing; but the SDK also turns
+    the string `"null"` into None, and a filter `callback_data="null"` must not silently vanish
+    and widen a cancel.
+    """
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        parsed = super().pre_parse_json(data)
+        return {
+            key: value if isinstance(value, list | dict) or not isinstance(data[key], str) else data[key]
+            for key, value in parsed.items()
+        }
+
+
+class _RefuseUnknown(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown(cls, data: Any) -> Any:
+        """Name unknown arguments briefly and list the real ones, so a model can correct itself."""
+        if isinstance(data, dict):
+            unknown = [str(key) for key in data if key not in cls.model_fields]
+            if unknown:
+                names = ", ".join(repr(name if len(name) <= 40 else name[:40] + "…") for name in unknown[:5])
+                raise ValueError(f"unknown argument {names}; the arguments are: {', '.join(cls.model_fields)}")
+        return data
+
+
+def _strict_arguments(tool: Tool) -> None:
+    """Refuse unknown argument names: a misspelt filter (`bulk_id` for `bulk`) would otherwise widen a cancel."""
+    meta = tool.fn_metadata
+    base = meta.arg_model
+    namespace = {
+        "__module__": base.__module__,
+        "model_config": ConfigDict(**{**base.model_config, "extra": "forbid"}),
+    }
+    strict: type[ArgModelBase] = type(base.__name__, (base, _RefuseUnknown), namespace)
+    tool.fn_metadata = _LiteralStrings(
+        arg_model=strict, output_schema=meta.output_schema, output_model=meta.output_model, wrap_output=meta.wrap_output
+    )
+    tool.parameters = strict.model_json_schema(by_alias=True)
 
 
 def create_server(

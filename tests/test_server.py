@@ -503,7 +503,7 @@ async def test_logging_set_level_is_answered_for_2025_clients(empty_sandbox: San
     before = package_logger.level
     try:
         async with Client(make_server(empty_sandbox), mode="legacy") as client:
-            assert client.server_capabilities is not None and client.server_capabilities.logging is not None
+            assert client.server_capabilities.logging is not None
             with pytest.warns(MCPDeprecationWarning):
                 await client.set_logging_level("debug")
             assert package_logger.level == before, "one client cannot change every session's stderr logging"
