@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,3 +147,35 @@ def test_build_http_app_refuses_public_binds_without_a_token() -> None:
         build_http_app(create_server(settings), host="0.0.0.0", http_token=None)  # noqa: S104
     app = build_http_app(create_server(settings), host="0.0.0.0", http_token=SecretStr(HTTP_TOKEN))  # noqa: S104
     assert isinstance(app, BearerAuth)
+
+
+def test_on_a_terminal_stdio_mode_says_on_stderr_that_it_waits_for_a_client() -> None:
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(  # noqa: S603 (our own console script)
+        [console_script(), "--sandbox"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 30
+        while b"waiting for an MCP client" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+            if ready:
+                chunk = os.read(proc.stderr.fileno(), 4096)
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+        os.close(controller)
+    text = seen.decode()
+    assert "waiting for an MCP client" in text and "inspector" in text
