@@ -6,6 +6,7 @@ The API token comes from the environment only (`LOX24_API_TOKEN`), never from ar
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -76,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Use this only in pipelines that approve cancellations elsewhere."
         )
 
+    # Start-up (importing the SDK, building the tool schemas) allocates ~130,000 objects that live as
+    # long as the process; the cyclic GC would scan them again and again for nothing (~60 ms). Freeze
+    # them instead, so later collections skip them. Collecting first would free under 1 MB for ~50 ms.
+    gc.disable()
     from lox24_mcp.http_app import BindRefusedError, build_http_app
     from lox24_mcp.server import create_server
 
@@ -88,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.warning("sandbox mode: a built-in LOX24-compatible API at %s with demo data; no real SMS", sandbox.url)
     try:
         server = create_server(settings, sandbox=args.sandbox)
+        gc.freeze()
+        gc.enable()
         if args.transport == "stdio":
             if sys.stdin.isatty():
                 sys.stderr.write(

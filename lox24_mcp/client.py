@@ -112,10 +112,11 @@ class Lox24Client:
         self._auth = _TokenAuth(token)
         self._base = base_url.rstrip("/")
         self._owns_http = http_client is None
-        self._http = http_client or httpx2.AsyncClient(
-            timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
-        )
+        # Created on first use: building the TLS context costs ~50 ms that a server answering
+        # only `initialize` and `tools/list` (a cold start) should not pay.
+        self._http: httpx2.AsyncClient | None = http_client
+        self._timeout = timeout
+        self._closed = False
         self._retry = retry
         self._clock = clock
         self._cooldown_until = 0.0
@@ -135,8 +136,19 @@ class Lox24Client:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
-        if self._owns_http:
+        self._closed = True
+        if self._owns_http and self._http is not None:
             await self._http.aclose()
+
+    def _pool(self) -> httpx2.AsyncClient:
+        if self._closed:
+            raise RuntimeError("this Lox24Client is closed")
+        if self._http is None:
+            self._http = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+                limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
+            )
+        return self._http
 
     async def __aenter__(self) -> Lox24Client:
         return self
@@ -260,7 +272,7 @@ class Lox24Client:
             retry_after: float | None = None
             started = self._clock()
             try:
-                response = await self._http.request(
+                response = await self._pool().request(
                     method,
                     self._base + path,
                     params=list(params) if params else None,

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+# `phonenumbers` (~20 ms to import) is imported on the first import call, not at server start-up.
 
 
 class InvalidPhoneError(ValueError):
     """The text is not a valid phone number; the message says why."""
-
-
-_PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    NumberParseException.NOT_A_NUMBER: "not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
-}
 
 
 def to_e164(raw: str, default_region: str | None = None) -> str:
@@ -28,6 +18,9 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
     Raises:
         InvalidPhoneError: the number cannot be parsed or is not a valid number.
     """
+    import phonenumbers  # deferred: see above
+    from phonenumbers import NumberParseException, PhoneNumberFormat
+
     text = raw.strip()
     if text.startswith("00") and not default_region:
         text = "+" + text[2:]
@@ -38,7 +31,13 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
             raise InvalidPhoneError(
                 "written without a country code; add +<country code> or pass default_region"
             ) from None
-        raise InvalidPhoneError(_PARSE_REASONS.get(exc.error_type, "not a phone number")) from None
+        reasons = {
+            NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+            NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+            NumberParseException.TOO_SHORT_NSN: "too short",
+            NumberParseException.TOO_LONG: "too long",
+        }
+        raise InvalidPhoneError(reasons.get(exc.error_type, "not a phone number")) from None
     if not phonenumbers.is_valid_number(number):
         region = phonenumbers.region_code_for_number(number)
         where = f" for {region}" if region and region != "ZZ" else ""

@@ -456,13 +456,16 @@ def _strict_arguments(tool: Tool) -> None:
     base = meta.arg_model
     namespace = {
         "__module__": base.__module__,
-        "model_config": ConfigDict(**{**base.model_config, "extra": "forbid"}),
+        # Built on the first call rather than at start-up: a cold start only lists the tools.
+        "model_config": ConfigDict(**{**base.model_config, "extra": "forbid", "defer_build": True}),
     }
     strict: type[ArgModelBase] = type(base.__name__, (base, _RefuseUnknown), namespace)
     tool.fn_metadata = _LiteralStrings(
         arg_model=strict, output_schema=meta.output_schema, output_model=meta.output_model, wrap_output=meta.wrap_output
     )
-    tool.parameters = strict.model_json_schema(by_alias=True)
+    # The same schema the SDK generated from `base`, plus what `extra="forbid"` adds; generating it
+    # again from `strict` would give the same dict at twice the start-up cost (tests compare the two).
+    tool.parameters = {**tool.parameters, "additionalProperties": False}
 
 
 def create_server(

@@ -950,9 +950,13 @@ async def test_client_created_http_pool_is_closed_but_an_injected_one_is_not() -
         assert not http.is_closed
         assert await Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://x", http_client=http).list_groups() == []
     async with Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://x") as owner:
-        own_pool = owner._http
+        assert owner._http is None, "the pool is created on first use, not at start-up"
+        own_pool = owner._pool()
+        assert owner._pool() is own_pool
         assert not own_pool.is_closed
     assert own_pool.is_closed
+    with pytest.raises(RuntimeError, match="closed"):
+        owner._pool()
 
 
 async def test_base_url_loses_its_trailing_slash_and_account_id_is_the_client_id() -> None:

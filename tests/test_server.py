@@ -32,7 +32,7 @@ from lox24_mcp.config import Settings
 from lox24_mcp.confirmation import TokenSigner, cancel_scope
 from lox24_mcp.models import SmsFilters
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
-from lox24_mcp.server import AppState, create_server
+from lox24_mcp.server import AppState, _compact_schema, _tools, create_server
 
 pytestmark = pytest.mark.anyio
 
@@ -113,6 +113,15 @@ async def test_tool_schemas_match_the_committed_snapshot(empty_sandbox: SandboxS
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(json.dumps(tools, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert tools == json.loads(SNAPSHOT.read_text(encoding="utf-8")), "run with UPDATE_SNAPSHOTS=1 and review the diff"
+
+
+def test_published_input_schemas_are_what_the_validating_models_generate() -> None:
+    """The input schema is derived from the SDK's rather than generated twice; it must not drift from the model."""
+    for tool in _tools():
+        generated = tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
+        _compact_schema(generated)
+        assert generated["additionalProperties"] is False
+        assert tool.parameters == generated, tool.name
 
 
 async def test_every_tool_has_title_annotations_output_schema_and_valid_property_names(
