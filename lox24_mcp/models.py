@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self, TypeAlias
 from uuid import UUID
@@ -364,9 +365,16 @@ class PhoneEntry(BaseModel):
 
     def wire(self, phone: str) -> dict[str, str]:
         """The JSON object LOX24 receives, with `phone` replaced by its normalised form."""
-        body = self.model_dump(exclude_none=True)
-        body["phone"] = phone
+        # By hand rather than model_dump: ~10x faster, and this runs once per imported contact.
+        body = {"phone": phone}
+        for name in _OPTIONAL_PHONE_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
         return body
+
+
+_OPTIONAL_PHONE_FIELDS = tuple(name for name in PhoneEntry.model_fields if name != "phone")
 
 
 # ---------------------------------------------------------------------------- what LOX24 returns
@@ -413,8 +421,13 @@ class Group(BaseModel):
     count_items: int = 0
 
 
-class BatchItemResult(BaseModel):
-    """LOX24's verdict on one entry of a phones batch, in input order."""
+@dataclass(frozen=True, slots=True)
+class BatchItemResult:
+    """LOX24's verdict on one entry of a phones batch, in input order.
+
+    A dataclass, not a pydantic model: an import makes one per contact (50,000 in a large one), and
+    the client builds it from values it has already checked.
+    """
 
     status: int
     phone_id: str | None = None

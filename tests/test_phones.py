@@ -1,0 +1,139 @@
+"""The short E.164 path agrees with `phonenumbers.parse` wherever it answers, and answers for plain numbers.
+
+`lox24_mcp.phones._plain_e164` re-walks `parse`'s steps for digits-only input to save ~2/3 of the CPU of
+an import. It may give up (None) on anything; when it does answer, the answer must be exactly what
+`parse` + `is_valid_number` + E.164 formatting give. These tests compare the two on every example
+number libphonenumber ships (every region, every number type, three notations, four default regions)
+and on generated variations of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import phonenumbers
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from lox24_mcp.phones import InvalidPhoneError, _parsed_e164, _plain_e164, to_e164
+
+NOTATIONS = (PhoneNumberFormat.E164, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.NATIONAL)
+DEFAULT_REGIONS: tuple[str | None, ...] = (None, "DE", "US", "IT")
+TYPES = [getattr(PhoneNumberType, name) for name in dir(PhoneNumberType) if name.isupper()]
+
+
+def example_numbers() -> Iterator[tuple[str, str]]:
+    """(region, written number) for every example number of every region and type, in each notation."""
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for number_type in TYPES:
+            number = phonenumbers.example_number_for_type(region, number_type)
+            if number is not None:
+                for notation in NOTATIONS:
+                    yield region, phonenumbers.format_number(number, notation)
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        number = phonenumbers.example_number_for_non_geo_entity(code)
+        if number is not None:
+            yield "001", phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+EXAMPLES = sorted(set(example_numbers()))
+
+
+def agrees(text: str, region: str | None) -> bool:
+    """Assert that the short path, when it answers, answers like `parse`; True when it answered."""
+    short = _plain_e164(text, region)
+    if short is None:
+        return False
+    try:
+        full = _parsed_e164(text, region)
+    except InvalidPhoneError as exc:  # pragma: no cover - the assertion message is the point
+        raise AssertionError(f"short path accepted {text!r} (region {region}) as {short}; parse says {exc}") from exc
+    assert short == full, f"{text!r} (region {region}): short path {short}, parse {full}"
+    return True
+
+
+def test_every_example_number_in_every_notation_and_region_gets_the_same_answer() -> None:
+    answered = 0
+    for region, text in EXAMPLES:
+        for default in (region if region != "001" else None, *DEFAULT_REGIONS):
+            answered += agrees(text, default)
+    checked = len(EXAMPLES) * (len(DEFAULT_REGIONS) + 1)
+    assert checked > 10_000
+    # The short path must carry the common case, or it is dead weight: most of these are plain and valid.
+    assert answered > checked // 4, f"short path answered only {answered} of {checked}"
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "expected"),
+    [
+        ("+4915112345678", None, "+4915112345678"),
+        ("+49 (0)151 1234-5678", None, "+4915112345678"),
+        ("0151/12345678", "DE", "+4915112345678"),
+        ("(030) 1234567", "DE", "+49301234567"),
+        ("212-555-0123", "US", "+12125550123"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("+54 9 11 1234 5678", None, "+5491112345678"),
+    ],
+)
+def test_plain_numbers_take_the_short_path(text: str, region: str | None, expected: str) -> None:
+    assert _plain_e164(text, region) == expected
+    assert to_e164(text, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("06 1234 5678", "IT"),  # Italian leading zero
+        ("0049 151 12345678", "DE"),  # IDD prefix
+        ("49 151 12345678", "DE"),  # a country code without +
+        ("011 15 1234 5678", "AR"),  # Argentina's mobile prefix transform
+        ("1 212 555 0123", "US"),  # the national prefix of a NANP number
+        ("0151 1234 5678 ext. 12", "DE"),  # not plain
+        ("tel:+49-151-12345678", None),
+        ("0151 123", "DE"),  # invalid: parse says why
+        ("0151 12345678", "de"),  # lower-case region: parse's own handling
+    ],
+)
+def test_anything_unusual_is_left_to_parse(text: str, region: str | None) -> None:
+    assert _plain_e164(text, region) is None
+
+
+SEPARATORS = st.sampled_from(["", " ", "-", ".", "/", "(", ")"])
+
+
+@st.composite
+def variations(draw: st.DrawFn) -> tuple[str, str | None]:
+    """An example number, its digits perturbed (changed, dropped, added) and re-punctuated."""
+    region, text = draw(st.sampled_from(EXAMPLES))
+    plus = text.startswith("+")
+    digits = [c for c in text if c.isdigit()]
+    for _ in range(draw(st.integers(0, 2))):
+        where = draw(st.integers(0, len(digits)))
+        action = draw(st.sampled_from(["change", "drop", "add"]))
+        if action == "add" or where == len(digits):
+            digits.insert(where, draw(st.sampled_from("0123456789")))
+        elif action == "drop":
+            del digits[where]
+        else:
+            digits[where] = draw(st.sampled_from("0123456789"))
+    written = "".join(d + draw(SEPARATORS) for d in digits)
+    prefix = draw(st.sampled_from(["+", "00", ""])) if plus else draw(st.sampled_from(["", "0", "+"]))
+    default = draw(st.sampled_from([region if region != "001" else None, *DEFAULT_REGIONS]))
+    return prefix + written, default
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(variations())
+def test_perturbed_numbers_get_the_same_answer(case: tuple[str, str | None]) -> None:
+    agrees(*case)
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.from_regex(r"\+?[0-9 ()./-]{1,24}", fullmatch=True),
+    st.sampled_from([None, "DE", "AT", "CH", "US", "GB", "FR", "IT", "BR", "AR", "MX", "RU", "HU"]),
+)
+def test_arbitrary_plain_strings_get_the_same_answer(text: str, region: str | None) -> None:
+    agrees(text, region)
