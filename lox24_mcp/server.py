@@ -7,6 +7,7 @@ helpers, and turn every `Lox24Error` into a `ToolError` whose sentence the model
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import secrets
 import typing
@@ -142,13 +143,59 @@ def _when(ts: int | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _publish_schema(schema: Any) -> None:
+    """The schema as `tools/list` shows it: compacted, with single-use `$defs` written in place."""
+    _compact_schema(schema)
+    _inline_single_use_defs(schema)
+
+
+def _inline_single_use_defs(schema: Any) -> None:
+    """Write a `$defs` entry that is referenced once where it is used.
+
+    Shorter, easier for a model to read, and much cheaper for clients that validate results with
+    `jsonschema`, which resolves a `$ref` for every item of a list (search results, previews).
+    """
+    if not isinstance(schema, dict) or not isinstance(schema.get("$defs"), dict):
+        return
+    defs: dict[str, Any] = schema["$defs"]
+    text = json.dumps(schema)
+    for name in list(defs):
+        ref = f"#/$defs/{name}"
+        quoted = json.dumps(ref)
+        if text.count(quoted) != 1 or quoted in json.dumps(defs[name]):
+            continue  # used more than once, or recursive
+        if _replace_ref(schema, ref, defs[name]):
+            del defs[name]
+    if not defs:
+        del schema["$defs"]
+
+
+def _replace_ref(node: Any, ref: str, target: dict[str, Any]) -> bool:
+    if isinstance(node, dict):
+        if node.get("$ref") == ref:
+            del node["$ref"]
+            for key, value in target.items():
+                node.setdefault(key, value)
+            return True
+        return any(_replace_ref(value, ref, target) for value in node.values())
+    if isinstance(node, list):
+        return any(_replace_ref(value, ref, target) for value in node)
+    return False
+
+
 def _compact_schema(node: Any) -> None:
-    """Drop generated titles (they repeat the property names) and `default: null` from a tool schema."""
+    """Compact a generated tool schema in place, meaning unchanged.
+
+    Drops generated titles (they repeat the property names) and `default: null`, and writes
+    `anyOf: [{type: T, …}, {type: null}]` as `type: [T, "null"]`: shorter to read for the model and
+    cheaper for clients that validate structured results.
+    """
     if isinstance(node, dict):
         if isinstance(node.get("title"), str):
             del node["title"]
         if "default" in node and node["default"] is None:
             del node["default"]
+        _merge_nullable(node)
         for key, value in node.items():
             if key in ("properties", "$defs") and isinstance(value, dict):
                 for sub in value.values():
@@ -158,6 +205,22 @@ def _compact_schema(node: Any) -> None:
             elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
                 for sub in value:
                     _compact_schema(sub)
+
+
+def _merge_nullable(node: dict[str, Any]) -> None:
+    branches = node.get("anyOf")
+    if not isinstance(branches, list) or len(branches) != 2 or {"type": "null"} not in branches:
+        return
+    other = branches[0] if branches[1] == {"type": "null"} else branches[1]
+    # Only a plain typed branch: its other keywords (maxLength, minimum, items, …) ignore null anyway;
+    # enum/const would reject null and $ref/combinators carry no single type.
+    if not isinstance(other, dict) or not isinstance(other.get("type"), str):
+        return
+    if other.keys() & {"enum", "const", "$ref", "anyOf", "oneOf", "allOf", "not"} or other.keys() & node.keys():
+        return
+    del node["anyOf"]
+    node.update(other)
+    node["type"] = [other["type"], "null"]
 
 
 # ----------------------------------------------------------------------------- cancel_pending_sms
@@ -415,8 +478,8 @@ def _tools() -> list[Tool]:
         description = inspect.cleandoc(fn.__doc__ or "")
         tool = Tool.from_function(fn, title=title, description=description, annotations=hints, structured_output=True)
         _strict_arguments(tool)
-        _compact_schema(tool.parameters)
-        _compact_schema(tool.output_schema)  # a cached dict: compacted in place, once
+        _publish_schema(tool.parameters)
+        _publish_schema(tool.output_schema)  # a cached dict: changed in place, once
         tools.append(tool)
     return tools
 

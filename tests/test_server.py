@@ -32,7 +32,7 @@ from lox24_mcp.config import Settings
 from lox24_mcp.confirmation import TokenSigner, cancel_scope
 from lox24_mcp.models import SmsFilters
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
-from lox24_mcp.server import AppState, _compact_schema, _tools, create_server
+from lox24_mcp.server import AppState, _publish_schema, _tools, create_server
 
 pytestmark = pytest.mark.anyio
 
@@ -119,7 +119,7 @@ def test_published_input_schemas_are_what_the_validating_models_generate() -> No
     """The input schema is derived from the SDK's rather than generated twice; it must not drift from the model."""
     for tool in _tools():
         generated = tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
-        _compact_schema(generated)
+        _publish_schema(generated)
         assert generated["additionalProperties"] is False
         assert tool.parameters == generated, tool.name
 
