@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx2
 import pytest
+from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
 from lox24_mcp.client import Lox24Client, RetryPolicy
@@ -38,3 +40,18 @@ def empty_sandbox() -> Iterator[SandboxServer]:
 async def client(sandbox: SandboxServer) -> AsyncIterator[Lox24Client]:
     async with httpx2.AsyncClient(timeout=5.0) as http:
         yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=sandbox.url, http_client=http, retry=FAST_RETRY)
+
+
+def text_of(result: CallToolResult) -> str:
+    """The first text block of a tool result (the error message, for an error)."""
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def data_of(result: CallToolResult) -> dict[str, Any]:
+    """The structured result of a successful call; fails the test with the error text otherwise."""
+    assert not result.is_error, text_of(result)
+    data = result.structured_content
+    assert isinstance(data, dict)
+    return data

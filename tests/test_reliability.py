@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from conftest import FAST_RETRY
+from conftest import FAST_RETRY, data_of, text_of
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mcp import Client
@@ -64,18 +64,6 @@ PROPERTY = settings(
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def text_of(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
-def data_of(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return dict(result.structured_content)
 
 
 def make_settings(url: str, *, token: str = DEMO_TOKEN, **overrides: Any) -> Settings:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from conftest import data_of, text_of
 from mcp import Client
 from mcp.client import ClientRequestContext
 from mcp.client.session import ElicitationFnT
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import (
-    CallToolResult,
     ElicitRequestFormParams,
     ElicitRequestParams,
     ElicitResult,
@@ -44,19 +44,6 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 def make_server(sandbox: SandboxServer, **overrides: Any) -> MCPServer[AppState]:
     settings = Settings(api_token=SecretStr(DEMO_TOKEN), base_url=sandbox.url, secret=SecretStr(SECRET), **overrides)
     return create_server(settings, sandbox=True)
-
-
-def text_of(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
-def data_of(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    data = result.structured_content
-    assert isinstance(data, dict)
-    return data
 
 
 def schedule(sandbox: SandboxServer, count: int, *, tag: str = "spring-sale", iso2: str = "DE") -> list[str]:
