@@ -34,8 +34,8 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
+from lox24_mcp.mcp.app import create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
-from lox24_mcp.server import create_server
 
 NAME = "bulk import"
 LATENCY = 0.1

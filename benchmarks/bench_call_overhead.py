@@ -19,11 +19,11 @@ from mcp import Client
 from mcp.types import CallToolResult
 from pydantic import SecretStr
 
-from lox24_mcp.client import Lox24Client
 from lox24_mcp.config import Settings
-from lox24_mcp.models import SmsFilters
+from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.models import SmsFilters
+from lox24_mcp.mcp.app import create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer, SandboxState
-from lox24_mcp.server import create_server
 
 NAME = "call overhead"
 GOAL_DELTA_MS = 2.0

@@ -144,13 +144,13 @@ def importtime_of(argv: list[str], env: dict[str, str]) -> dict[str, ImportLine]
 SPLIT_LOX24 = """
 import json, time
 t0 = time.perf_counter()
-import lox24_mcp.cli, lox24_mcp.server
+import lox24_mcp.cli, lox24_mcp.mcp.app
 from lox24_mcp.config import Settings
 from pydantic import SecretStr
 t1 = time.perf_counter()
-lox24_mcp.server.create_server(Settings(api_token=SecretStr("1:x"), base_url="http://127.0.0.1:9"))
+lox24_mcp.mcp.app.create_server(Settings(api_token=SecretStr("1:x"), base_url="http://127.0.0.1:9"))
 t2 = time.perf_counter()
-from lox24_mcp.client import Lox24Client
+from lox24_mcp.lox24.client import Lox24Client
 Lox24Client(SecretStr("1:x"), base_url="http://127.0.0.1:9")  # what the lifespan does before serving
 t3 = time.perf_counter()
 print(json.dumps([t1 - t0, t2 - t1, t3 - t2]))

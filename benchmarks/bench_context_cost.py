@@ -18,7 +18,7 @@ from mcp.types import ListToolsResult
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.server import create_server
+from lox24_mcp.mcp.app import create_server
 
 NAME = "context cost"
 GOAL_CHARS = 12_000

@@ -4,7 +4,7 @@ The package is layered so that imports flow one way::
 
     cli -> server -> importer / confirmation -> client -> models, errors, config
 
-`lox24_mcp.client` is a typed async LOX24 client that never imports `mcp`; `lox24_mcp.sandbox`
+`lox24_mcp.lox24.client` is a typed async LOX24 client that never imports `mcp`; `lox24_mcp.sandbox`
 is a LOX24-compatible HTTP API used by the tests and by `lox24-mcp --sandbox`.
 """
 

@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # long as the process; the cyclic GC would scan them again and again for nothing (~60 ms). Freeze
     # them instead, so later collections skip them. Collecting first would free under 1 MB for ~50 ms.
     gc.disable()
-    from lox24_mcp.http_app import BindRefusedError, build_http_app
-    from lox24_mcp.server import create_server
+    from lox24_mcp.mcp.app import create_server
+    from lox24_mcp.mcp.http import BindRefusedError, build_http_app
 
     sandbox = None
     if args.sandbox:

@@ -10,7 +10,7 @@ import pytest
 from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
-from lox24_mcp.client import Lox24Client, RetryPolicy
+from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer, SandboxState
 
 #: Retries without real waiting, so fault tests stay fast.

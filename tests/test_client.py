@@ -16,8 +16,8 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from lox24_mcp.client import NO_RETRY, Lox24Client, RetryPolicy
-from lox24_mcp.errors import (
+from lox24_mcp.lox24.client import NO_RETRY, Lox24Client, RetryPolicy
+from lox24_mcp.lox24.errors import (
     AuthCooldownError,
     AuthenticationError,
     BadRequestError,
@@ -34,7 +34,7 @@ from lox24_mcp.errors import (
     ServerError,
     UnprocessableEntityError,
 )
-from lox24_mcp.models import SmsFilters
+from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, RecordedRequest, SandboxServer, SandboxState
 
 pytestmark = pytest.mark.anyio
@@ -876,7 +876,7 @@ async def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     async def fake_sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    monkeypatch.setattr("lox24_mcp.lox24.client.anyio.sleep", fake_sleep)
     handler, seen = sequence(
         status(429, headers={"Retry-After": "3"}), status(503, headers={"Retry-After": "2"}), ok_page()
     )
@@ -892,7 +892,7 @@ async def test_retry_after_beyond_the_total_time_gives_up_at_once(monkeypatch: p
     async def fake_sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    monkeypatch.setattr("lox24_mcp.lox24.client.anyio.sleep", fake_sleep)
     handler, seen = sequence(status(503, headers={"Retry-After": "6"}), ok_page())
     async with mocked(handler) as client:  # total_time = 5 s
         with pytest.raises(ServerError) as info:
@@ -908,7 +908,7 @@ async def test_backoff_grows_and_is_capped(monkeypatch: pytest.MonkeyPatch) -> N
     async def fake_sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    monkeypatch.setattr("lox24_mcp.lox24.client.anyio.sleep", fake_sleep)
     handler, seen = sequence(status(503))
     retry = RetryPolicy(attempts=6, total_time=100.0, backoff=1.0, max_backoff=4.0)
     async with mocked(handler, retry=retry) as client:
@@ -924,7 +924,7 @@ async def test_total_time_bounds_the_retries(monkeypatch: pytest.MonkeyPatch) ->
     async def fake_sleep(seconds: float) -> None:
         clock.now += seconds
 
-    monkeypatch.setattr("lox24_mcp.client.anyio.sleep", fake_sleep)
+    monkeypatch.setattr("lox24_mcp.lox24.client.anyio.sleep", fake_sleep)
     handler, seen = sequence(status(503))
     retry = RetryPolicy(attempts=100, total_time=10.0, backoff=1.0, max_backoff=4.0)
     async with mocked(handler, retry=retry, clock=clock) as client:

@@ -17,8 +17,8 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from lox24_mcp.client import NO_RETRY, Lox24Client
-from lox24_mcp.models import (
+from lox24_mcp.lox24.client import NO_RETRY, Lox24Client
+from lox24_mcp.lox24.models import (
     DLR_CODES,
     FILTER_FIELDS,
     RANGE_FIELDS,

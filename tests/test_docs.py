@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from lox24_mcp import __version__
 from lox24_mcp.config import ENV_VARS, Settings
-from lox24_mcp.server import create_server
+from lox24_mcp.mcp.app import create_server
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

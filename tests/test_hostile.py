@@ -28,9 +28,9 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.models import DLR_CODES, ISO2_CODES, MAX_UNIX, STATUS_CODES, SmsFilters
+from lox24_mcp.lox24.models import DLR_CODES, ISO2_CODES, MAX_UNIX, STATUS_CODES, SmsFilters
+from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, RecordedRequest, SandboxServer, SandboxState
-from lox24_mcp.server import AppState, create_server
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from lox24_mcp.confirmation import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
-from lox24_mcp.models import (
+from lox24_mcp.lox24.models import (
     DLR_CODES,
     FILTER_FIELDS,
     ISO2_CODES,
@@ -25,7 +24,8 @@ from lox24_mcp.models import (
     PhoneEntry,
     SmsFilters,
 )
-from lox24_mcp.phones import InvalidPhoneError, mask, to_e164
+from lox24_mcp.lox24.phones import InvalidPhoneError, mask, to_e164
+from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
 
 U1 = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 U2 = "6fa459ea-ee8a-3ca4-894e-db77e160355e"

@@ -1,6 +1,6 @@
 """The short E.164 path agrees with `phonenumbers.parse` wherever it answers, and answers for plain numbers.
 
-`lox24_mcp.phones._plain_e164` re-walks `parse`'s steps for digits-only input to save ~2/3 of the CPU of
+`lox24_mcp.lox24.phones._plain_e164` re-walks `parse`'s steps for digits-only input to save ~2/3 of the CPU of
 an import. It may give up (None) on anything; when it does answer, the answer must be exactly what
 `parse` + `is_valid_number` + E.164 formatting give. These tests compare the two on every example
 number libphonenumber ships (every region, every number type, three notations, four default regions)
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from lox24_mcp.phones import InvalidPhoneError, _is_valid, _parsed_e164, _plain_e164, to_e164
+from lox24_mcp.lox24.phones import InvalidPhoneError, _is_valid, _parsed_e164, _plain_e164, to_e164
 
 NOTATIONS = (PhoneNumberFormat.E164, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.NATIONAL)
 DEFAULT_REGIONS: tuple[str | None, ...] = (None, "DE", "US", "IT")

@@ -34,15 +34,15 @@ from mcp.types import CallToolResult, ElicitRequestFormParams, ElicitRequestPara
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lox24_mcp.client import Lox24Client
 from lox24_mcp.config import Settings
-from lox24_mcp.confirmation import TokenSigner, cancel_scope
-from lox24_mcp.http_app import BearerAuth, BindRefusedError, build_http_app, is_loopback
-from lox24_mcp.importer import import_phones
-from lox24_mcp.models import PhoneEntry, SmsFilters
-from lox24_mcp.results import ImportResult
+from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.models import PhoneEntry, SmsFilters
+from lox24_mcp.mcp.app import AppState, create_server
+from lox24_mcp.mcp.http import BearerAuth, BindRefusedError, build_http_app, is_loopback
+from lox24_mcp.mcp.results import ImportResult
+from lox24_mcp.ops.confirm import TokenSigner, cancel_scope
+from lox24_mcp.ops.importer import import_phones
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
-from lox24_mcp.server import AppState, create_server
 
 pytestmark = pytest.mark.anyio
 
@@ -142,8 +142,8 @@ def built(monkeypatch: pytest.MonkeyPatch) -> Built:
         seen.states.append(made)
         return made
 
-    monkeypatch.setattr("lox24_mcp.server.Lox24Client", client_factory)
-    monkeypatch.setattr("lox24_mcp.server.AppState", state_factory)
+    monkeypatch.setattr("lox24_mcp.mcp.app.Lox24Client", client_factory)
+    monkeypatch.setattr("lox24_mcp.mcp.app.AppState", state_factory)
     return seen
 
 
@@ -746,7 +746,7 @@ async def test_the_api_token_never_shows_in_logs_results_dialogs_errors_or_reprs
         assert marker in replies, f"the {path} path was not exercised ({marker!r} missing)"
     assert built.states, "the server's state was inspected"
     if any(r.status for r in state.requests):
-        assert any(line.startswith("lox24_mcp.client DEBUG") for line in every_log.lines), "DEBUG logs were read"
+        assert any(line.startswith("lox24_mcp.lox24.client DEBUG") for line in every_log.lines), "DEBUG logs were read"
     if path != "invalid-confirmation-token":
         assert any(r.headers.get("x-lox24-auth-token") == PLANTED for r in state.requests), "the token was used"
 
@@ -835,7 +835,7 @@ async def test_every_wrong_bearer_gets_401_and_is_compared_in_constant_time(
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("lox24_mcp.http_app.hmac", SimpleNamespace(compare_digest=spy))
+    monkeypatch.setattr("lox24_mcp.mcp.http.hmac", SimpleNamespace(compare_digest=spy))
     inner = Inner()
     headers = [] if header is None else [(b"authorization", header)]
     status, response_headers, body = await asgi_call(BearerAuth(inner, SecretStr(HTTP_TOKEN)), headers)

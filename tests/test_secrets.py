@@ -17,10 +17,10 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-import lox24_mcp.client
-from lox24_mcp.client import Lox24Client, RetryPolicy
+import lox24_mcp.lox24.client
 from lox24_mcp.config import ConfigError, Settings
-from lox24_mcp.errors import (
+from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
+from lox24_mcp.lox24.errors import (
     AuthCooldownError,
     AuthenticationError,
     Lox24ConnectionError,
@@ -29,14 +29,14 @@ from lox24_mcp.errors import (
     NotFoundError,
     ServerError,
 )
-from lox24_mcp.models import SmsFilters
+from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
 
 SECRET = "7654321:FAKE-SECRET-abc123xyz"
 KEY_PART = SECRET.partition(":")[2]
 NEEDLES = (SECRET, KEY_PART, "FAKE-SECRET")
 FAST = RetryPolicy(attempts=3, total_time=5.0, backoff=0.001, max_backoff=0.002, auth_cooldown=60.0)
-CLIENT_SOURCE = Path(lox24_mcp.client.__file__).read_text(encoding="utf-8")
+CLIENT_SOURCE = Path(lox24_mcp.lox24.client.__file__).read_text(encoding="utf-8")
 
 
 def assert_clean(text: str, where: str) -> None:
@@ -163,7 +163,7 @@ async def test_secret_appears_in_no_log_repr_or_exception_on_any_path(
 
     # The net was wide enough to catch something from each layer.
     names = {r.name for r in all_logs.records}
-    assert "lox24_mcp.client" in names
+    assert "lox24_mcp.lox24.client" in names
     assert "httpx2" in names
     assert any(n.startswith("httpcore2") for n in names)
     assert any(r.levelno == logging.DEBUG for r in all_logs.records)

@@ -29,10 +29,10 @@ from mcp.types import (
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.confirmation import TokenSigner, cancel_scope
-from lox24_mcp.models import SmsFilters
+from lox24_mcp.lox24.models import SmsFilters
+from lox24_mcp.mcp.app import AppState, _publish_schema, _tools, create_server
+from lox24_mcp.ops.confirm import TokenSigner, cancel_scope
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
-from lox24_mcp.server import AppState, _publish_schema, _tools, create_server
 
 pytestmark = pytest.mark.anyio
 

@@ -20,9 +20,9 @@ from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.http_app import BearerAuth, BindRefusedError, build_http_app
+from lox24_mcp.mcp.app import create_server
+from lox24_mcp.mcp.http import BearerAuth, BindRefusedError, build_http_app
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
-from lox24_mcp.server import create_server
 
 pytestmark = pytest.mark.anyio
 

@@ -37,15 +37,13 @@ from mcp.types import (
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lox24_mcp import __version__
-from lox24_mcp.client import Lox24Client
 from lox24_mcp.config import ConfirmPolicy, Settings
-from lox24_mcp.confirmation import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
-from lox24_mcp.errors import Lox24Error
-from lox24_mcp.importer import import_phones
-from lox24_mcp.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters, compact_schema
-from lox24_mcp.phones import mask
-from lox24_mcp.prompt_files import load_prompts
-from lox24_mcp.results import (
+from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters, compact_schema
+from lox24_mcp.lox24.phones import mask
+from lox24_mcp.mcp.prompts import load_prompts
+from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
     GroupInfo,
@@ -54,6 +52,8 @@ from lox24_mcp.results import (
     SearchResult,
     SmsSample,
 )
+from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
+from lox24_mcp.ops.importer import import_phones
 
 logger = logging.getLogger(__name__)
 

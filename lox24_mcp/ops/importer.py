@@ -14,8 +14,8 @@ from typing import Literal
 import anyio
 from anyio.abc import ObjectReceiveStream
 
-from lox24_mcp.client import Lox24Client
-from lox24_mcp.errors import (
+from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.errors import (
     AuthenticationError,
     Lox24APIStatusError,
     Lox24ConnectionError,
@@ -27,9 +27,9 @@ from lox24_mcp.errors import (
     PermissionDeniedError,
     RateLimitError,
 )
-from lox24_mcp.models import PhoneEntry
-from lox24_mcp.phones import InvalidPhoneError, to_e164
-from lox24_mcp.results import ImportProblem, ImportResult
+from lox24_mcp.lox24.models import PhoneEntry
+from lox24_mcp.lox24.phones import InvalidPhoneError, to_e164
+from lox24_mcp.mcp.results import ImportProblem, ImportResult
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""MCP prompts kept as plain files (`prompts/*.md`), shipped inside the wheel.
+"""MCP prompts kept as plain files (`lox24_mcp/prompts/*.md`), shipped inside the wheel.
 
 Each file starts with TOML front matter between `+++` lines (name, title, description, and
 `[[arguments]]` with name/description/required); the body is a `string.Template` whose `$name`
@@ -13,7 +13,6 @@ import tomllib
 from collections.abc import Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
-from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
@@ -22,11 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 def prompt_dir() -> Traversable:
-    """`lox24_mcp/prompts` in an installed wheel, else the repository's `prompts/` (source checkout)."""
-    packaged = resources.files("lox24_mcp") / "prompts"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "prompts"
+    """`lox24_mcp/prompts`: package data, the same in a source checkout and an installed wheel."""
+    return resources.files("lox24_mcp") / "prompts"
 
 
 def parse_prompt(text: str, source: str) -> Prompt:

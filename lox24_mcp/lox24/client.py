@@ -17,7 +17,7 @@ import httpx2
 from pydantic import SecretStr
 
 from lox24_mcp.config import DEFAULT_BASE_URL
-from lox24_mcp.errors import (
+from lox24_mcp.lox24.errors import (
     AuthCooldownError,
     Lox24APIStatusError,
     Lox24ConnectionError,
@@ -26,7 +26,7 @@ from lox24_mcp.errors import (
     Lox24ResponseError,
     status_error_class,
 )
-from lox24_mcp.models import BatchItemResult, Group, Sms, SmsFilters, SmsPage
+from lox24_mcp.lox24.models import BatchItemResult, Group, Sms, SmsFilters, SmsPage
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class _TokenAuth(httpx2.Auth):
 
 
 class Lox24Client:
-    """Calls LOX24 and turns every failure into a `lox24_mcp.errors.Lox24Error`.
+    """Calls LOX24 and turns every failure into a `lox24_mcp.lox24.errors.Lox24Error`.
 
     Args:
         token: `<clientId>:<apiKey>`, as a `SecretStr`.

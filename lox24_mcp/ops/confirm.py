@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lox24_mcp.models import SmsFilters, TimeRange
+from lox24_mcp.lox24.models import SmsFilters, TimeRange
 
 FORMAT_TAG = "c1"
 

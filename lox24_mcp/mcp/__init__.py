@@ -1,0 +1,1 @@
+"""The MCP layer: the only code that knows the SDK."""

@@ -1,0 +1,1 @@
+"""Use cases (confirmation, cancel, import): plain code over the LOX24 client, tested without MCP."""
