@@ -118,6 +118,9 @@ class _Server(uvicorn.Server):
 class SandboxServer:
     """The sandbox API served by uvicorn in a daemon thread, on a free loopback port by default.
 
+    The server owns its state: `stop()` (or leaving the `with` block) closes it, so inspect
+    `server.state` before then.
+
     Usage::
 
         with SandboxServer() as server:
@@ -175,6 +178,8 @@ class SandboxServer:
                 logger.error("the sandbox API thread did not stop within %.0f s", 2 * STOP_TIMEOUT)
         if sock is not None:
             sock.close()
+        # After the thread: nothing serves the state any more. Closing is idempotent, as is stop().
+        self.state.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -186,19 +191,23 @@ class SandboxServer:
 
 
 def serve_forever(host: str, port: int, state: SandboxState | None = None) -> None:
-    """Serve the sandbox API in the foreground until interrupted (the `lox24-mcp sandbox-api` command)."""
+    """Serve the sandbox API in the foreground until interrupted (the `lox24-mcp sandbox-api` command).
+
+    Closes `state` when it returns, as `SandboxServer.stop()` does.
+    """
     state = state if state is not None else SandboxState()
-    sock = _bind(host, port)
-    try:
-        url = _url(sock)
-        logger.warning("LOX24 sandbox API on %s", url)
-        if state.token == DEMO_TOKEN:
-            logger.warning("sandbox token (not a secret): X-LOX24-AUTH-TOKEN: %s", DEMO_TOKEN)
-        server = _Server(create_app(state))
-        # In the main thread uvicorn handles Ctrl+C itself, shuts down gracefully, then re-raises the signal
-        # (as KeyboardInterrupt); by then there is nothing left to do, as in `uvicorn.run`.
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(server.serve(sockets=[sock]))
-        logger.warning("LOX24 sandbox API stopped")
-    finally:
-        sock.close()
+    with state:
+        sock = _bind(host, port)
+        try:
+            url = _url(sock)
+            logger.warning("LOX24 sandbox API on %s", url)
+            if state.token == DEMO_TOKEN:
+                logger.warning("sandbox token (not a secret): X-LOX24-AUTH-TOKEN: %s", DEMO_TOKEN)
+            server = _Server(create_app(state))
+            # In the main thread uvicorn handles Ctrl+C itself, shuts down gracefully, then re-raises the signal
+            # (as KeyboardInterrupt); by then there is nothing left to do, as in `uvicorn.run`.
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(server.serve(sockets=[sock]))
+            logger.warning("LOX24 sandbox API stopped")
+        finally:
+            sock.close()

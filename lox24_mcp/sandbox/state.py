@@ -101,6 +101,10 @@ class SandboxState:
         hydra_prefix: JSON-LD keys as `hydra:member`/`hydra:totalItems` (True) or API Platform 3's
             `member`/`totalItems` (False).
         max_batch_items: larger phone batches are refused with 413.
+
+    The state holds an SQLite connection: close it with `close()` or use it as a context manager. A
+    `SandboxServer` closes the state it serves when it stops, so `with SandboxServer(SandboxState()) as s:`
+    needs nothing else (read the state inside the `with` block).
     """
 
     def __init__(
@@ -123,17 +127,31 @@ class SandboxState:
         self.hydra_prefix = hydra_prefix
         self.max_batch_items = max_batch_items
         self.requests: list[RecordedRequest] = []
-        self.store = Store()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._auth: dict[str, _AuthRecord] = {}
         self._rng = random.Random()  # noqa: S311 - fault injection, not security
         self._rng_for: tuple[int, int] | None = None
+        self.store = Store()
         if seed_demo_data:
             from lox24_mcp.sandbox.seed import seed_demo_data as seed
 
-            seed(self)
+            try:
+                seed(self)
+            except BaseException:
+                self.store.close()
+                raise
+
+    def close(self) -> None:
+        """Close the SQLite store; idempotent. The state cannot be read or served afterwards."""
+        self.store.close()
+
+    def __enter__(self) -> SandboxState:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"SandboxState(sms={len(self.all_sms())}, groups={len(self.groups())}, requests={len(self.requests)})"

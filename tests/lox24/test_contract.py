@@ -30,7 +30,7 @@ from lox24_mcp.lox24.models import (
     SmsFilters,
 )
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared/reference/lox24-openapi.json"
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared/reference/lox24-openapi.json"
 if not SPEC_PATH.exists():
     pytest.skip(f"LOX24 OpenAPI spec not found at {SPEC_PATH}; contract tests need it", allow_module_level=True)
 

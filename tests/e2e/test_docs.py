@@ -20,7 +20,7 @@ from lox24_mcp import __version__
 from lox24_mcp.config import ENV_VARS, Settings
 from lox24_mcp.mcp.app import create_server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 START, END = "<!-- tools-table:start -->", "<!-- tools-table:end -->"
 

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.anyio
 
 MODES = ["2026-07-28", "legacy"]
 SECRET = "server-test-secret-0123456789abcdef"
-SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "tools.json"
 
 
 def make_server(sandbox: SandboxServer, **overrides: Any) -> MCPServer[AppState]:

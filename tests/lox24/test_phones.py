@@ -1,4 +1,6 @@
-"""The short E.164 path agrees with `phonenumbers.parse` wherever it answers, and answers for plain numbers.
+"""Phone numbers: E.164 normalisation, masking, and the short path against `phonenumbers.parse`.
+
+The short E.164 path agrees with `phonenumbers.parse` wherever it answers, and answers for plain numbers.
 
 `lox24_mcp.lox24.phones._plain_e164` re-walks `parse`'s steps for digits-only input to save ~2/3 of the CPU of
 an import. It may give up (None) on anything; when it does answer, the answer must be exactly what
@@ -17,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from lox24_mcp.lox24.phones import InvalidPhoneError, _is_valid, _parsed_e164, _plain_e164, to_e164
+from lox24_mcp.lox24.phones import InvalidPhoneError, _is_valid, _parsed_e164, _plain_e164, mask, to_e164
 
 NOTATIONS = (PhoneNumberFormat.E164, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.NATIONAL)
 DEFAULT_REGIONS: tuple[str | None, ...] = (None, "DE", "US", "IT")
@@ -167,3 +169,65 @@ def test_perturbed_numbers_get_the_same_answer(case: tuple[str, str | None]) -> 
 )
 def test_arbitrary_plain_strings_get_the_same_answer(text: str, region: str | None) -> None:
     agrees(text, region)
+
+
+# ----------------------------------------------------------------------------- phones
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("0151 1234 5678", "DE", "+4915112345678"),
+        ("(0151) 1234-5678", "DE", "+4915112345678"),
+        ("0664 1234567", "AT", "+436641234567"),
+        ("+49 151 12345678", None, "+4915112345678"),
+        ("+49 151 12345678", "AT", "+4915112345678"),
+        ("0049 151 12345678", None, "+4915112345678"),
+        ("0049 151 12345678", "DE", "+4915112345678"),
+        ("0043 664 1234567", "DE", "+436641234567"),
+        ("  +4915112345678  ", None, "+4915112345678"),
+    ],
+)
+def test_numbers_are_normalised_to_e164(raw: str, region: str | None, expected: str) -> None:
+    assert to_e164(raw, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "reason"),
+    [
+        ("0151 1234 5678", None, "without a country code"),
+        ("151 1234 5678", None, "without a country code"),
+        ("hello", None, "not a phone number"),
+        ("", "DE", "not a phone number"),
+        ("+49 1", None, "too short"),
+        ("+999 1234567", None, "unknown country code"),
+        ("+49 151 1234567890123", None, "not a valid number for DE"),
+        ("0151 123", "DE", "not a valid number for DE"),
+    ],
+)
+def test_unusable_numbers_raise_invalid_phone_error_saying_why(raw: str, region: str | None, reason: str) -> None:
+    with pytest.raises(InvalidPhoneError) as info:
+        to_e164(raw, region)
+    assert reason in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [
+        ("+4915112345678", "+49151•••••678"),
+        ("+436641234567", "+43664••••567"),
+        ("+4912", "+4•••"),
+        ("1234567", "123••67"),
+        ("", ""),
+    ],
+)
+def test_mask_hides_the_middle_of_a_number(phone: str, masked: str) -> None:
+    assert mask(phone) == masked
+
+
+@pytest.mark.parametrize("phone", ["+4312345", "+43123456"])
+def test_mask_hides_at_least_one_digit_of_eight_and_nine_character_numbers(phone: str) -> None:
+    masked = mask(phone)
+    assert len(masked) == len(phone)
+    assert "•" in masked
