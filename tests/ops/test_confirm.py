@@ -14,7 +14,8 @@ import pytest
 from lox24_mcp.lox24.models import (
     SmsFilters,
 )
-from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
+from lox24_mcp.ops.cancel import cancel_scope, pending_selection
+from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner
 
 #: 2026-11-24T08:00:00+01:00 == 2026-11-24T07:00:00Z.
 T = 1_795_503_600
