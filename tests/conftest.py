@@ -1,25 +1,34 @@
-"""Shared fixtures: a real sandbox API on loopback, a LOX24 client for it, and an MCP server over it."""
+"""Shared fixtures: a real sandbox API on loopback, a LOX24 client for it, and an MCP server over it.
+
+Plain helpers (`FAST_RETRY`, `text_of`, `data_of`, `make_settings`, `elicit`) live in `tests/helpers.py`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx2
 import pytest
-from mcp.types import CallToolResult, TextContent
+from mcp.server import MCPServer
 from pydantic import SecretStr
 
+from lox24_mcp.config import Settings
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
+from lox24_mcp.mcp.app import create_server
+from lox24_mcp.mcp.state import AppState
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer, SandboxState
-
-#: Retries without real waiting, so fault tests stay fast.
-FAST_RETRY = RetryPolicy(attempts=4, total_time=5.0, backoff=0.001, max_backoff=0.005, auth_cooldown=60.0)
+from tests.helpers import FAST_RETRY, make_settings
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def fast_retry() -> RetryPolicy:
+    """The suite's one retry policy (`tests.helpers.FAST_RETRY`)."""
+    return FAST_RETRY
 
 
 @pytest.fixture
@@ -36,22 +45,31 @@ def empty_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def shared_sandbox() -> Iterator[SandboxServer]:
+    """One seeded sandbox for the whole session (per xdist worker), for tests that only read or refuse.
+
+    A test that uses it must not change its data or its faults; it may read `state.requests` only after
+    `state.reset_requests()`, since other tests' requests are recorded there too.
+    """
+    with SandboxServer(SandboxState()) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(sandbox: SandboxServer) -> Settings:
+    """Settings for a server on the `sandbox` fixture."""
+    return make_settings(sandbox.url)
+
+
+@pytest.fixture
+def server(settings: Settings) -> MCPServer[AppState]:
+    """An MCP server on the `sandbox` fixture, with the fast retry policy."""
+    return create_server(settings, retry=FAST_RETRY, sandbox=True)
+
+
 @pytest.fixture
 async def client(sandbox: SandboxServer) -> AsyncIterator[Lox24Client]:
+    """A LOX24 client for the `sandbox` fixture, with the fast retry policy."""
     async with httpx2.AsyncClient(timeout=5.0) as http:
         yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=sandbox.url, http_client=http, retry=FAST_RETRY)
-
-
-def text_of(result: CallToolResult) -> str:
-    """The first text block of a tool result (the error message, for an error)."""
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
-def data_of(result: CallToolResult) -> dict[str, Any]:
-    """The structured result of a successful call; fails the test with the error text otherwise."""
-    assert not result.is_error, text_of(result)
-    data = result.structured_content
-    assert isinstance(data, dict)
-    return data

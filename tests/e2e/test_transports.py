@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
 from lox24_mcp.mcp.app import create_server
-from lox24_mcp.mcp.http import BearerAuth, BindRefusedError, build_http_app
+from lox24_mcp.mcp.http import build_http_app
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
 
 pytestmark = pytest.mark.anyio
@@ -141,12 +141,6 @@ async def test_http_with_a_foreign_host_header_gets_421(http_server: str) -> Non
     assert response.status_code == 421
 
 
-def test_build_http_app_refuses_public_binds_without_a_token() -> None:
-    settings = Settings(api_token=SecretStr(DEMO_TOKEN))
-    with pytest.raises(BindRefusedError):
-        build_http_app(create_server(settings), host="0.0.0.0", http_token=None)  # noqa: S104
-    app = build_http_app(create_server(settings), host="0.0.0.0", http_token=SecretStr(HTTP_TOKEN))  # noqa: S104
-    assert isinstance(app, BearerAuth)
 
 
 def test_on_a_terminal_stdio_mode_says_on_stderr_that_it_waits_for_a_client() -> None:

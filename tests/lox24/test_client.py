@@ -3,9 +3,13 @@ sandbox cannot produce. Assertions are on what the server received and on the ex
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import re
 import socket
+import traceback
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -36,10 +40,10 @@ from lox24_mcp.lox24.errors import (
 )
 from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, RecordedRequest, SandboxServer, SandboxState
+from tests.helpers import FAST_RETRY
 
 pytestmark = pytest.mark.anyio
 
-FAST = RetryPolicy(attempts=4, total_time=5.0, backoff=0.001, max_backoff=0.005, auth_cooldown=60.0)
 WRONG_TOKEN = "1000001:not-the-sandbox-key"
 REQUEST_ID = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
 NOW = 1_795_503_600
@@ -62,7 +66,7 @@ async def lox24(
     url: str,
     *,
     token: str = DEMO_TOKEN,
-    retry: RetryPolicy = FAST,
+    retry: RetryPolicy = FAST_RETRY,
     http_timeout: float = 5.0,
     clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[Lox24Client]:
@@ -74,7 +78,7 @@ async def lox24(
 
 @asynccontextmanager
 async def mocked(
-    handler: Handler, *, retry: RetryPolicy = FAST, clock: Callable[[], float] | None = None
+    handler: Handler, *, retry: RetryPolicy = FAST_RETRY, clock: Callable[[], float] | None = None
 ) -> AsyncIterator[Lox24Client]:
     """A client whose HTTP goes to `handler` instead of the network."""
     extra: dict[str, Any] = {} if clock is None else {"clock": clock}
@@ -257,13 +261,13 @@ async def test_search_reads_json_ld_pages_and_the_total_count(hydra_prefix: bool
             first = await client.search_sms(SmsFilters(callback_data="reminder"))
             last = await client.search_sms(SmsFilters(callback_data="reminder"), page=3)
             beyond = await client.search_sms(SmsFilters(callback_data="reminder"), page=4)
+        stored = server.state.sms(first.items[0].uuid)
     assert (first.total, first.page, len(first.items)) == (5, 1, 2)
     assert (last.total, last.page, len(last.items)) == (5, 3, 1)
     assert (beyond.total, beyond.items) == (5, [])
     assert {s.callback_data for s in first.items + last.items} == {"reminder"}
     assert {s.uuid for s in first.items} <= set(tagged)
     item = first.items[0]
-    stored = server.state.sms(item.uuid)
     assert (item.phone, item.text, item.status_code, item.is_sent, item.delivery_at) == (
         stored["phone"],
         stored["text"],
@@ -646,11 +650,11 @@ async def test_sandbox_503s_are_retried_and_attempts_are_bounded() -> None:
         async with lox24(server.url) as client:
             with pytest.raises(ServerError) as info:
                 await client.list_groups()
-            assert len(server.state.requests) == FAST.attempts
+            assert len(server.state.requests) == FAST_RETRY.attempts
             assert info.value.status_code == 503
             server.state.faults.error_rate = 0.0
             assert await client.list_groups()
-        assert len(server.state.requests) == FAST.attempts + 1
+        assert len(server.state.requests) == FAST_RETRY.attempts + 1
 
 
 async def test_sandbox_occasional_503s_are_absorbed_by_retries() -> None:
@@ -709,7 +713,7 @@ async def test_401_is_not_retried_and_the_cooldown_sends_nothing_until_it_ends(s
         request_id = first.value.request_id
         assert request_id
 
-        clock.now += FAST.auth_cooldown - 1
+        clock.now += FAST_RETRY.auth_cooldown - 1
         calls: list[Callable[[], Awaitable[object]]] = [
             client.list_groups,
             lambda: client.search_sms(SmsFilters()),
@@ -741,10 +745,10 @@ async def test_calls_go_out_again_after_the_cooldown() -> None:
             await client.list_groups()
         with pytest.raises(AuthCooldownError) as cooling:
             await client.list_groups()
-        assert cooling.value.seconds_left == pytest.approx(FAST.auth_cooldown)
+        assert cooling.value.seconds_left == pytest.approx(FAST_RETRY.auth_cooldown)
         assert "60 s" in str(cooling.value)
         assert len(seen) == 1
-        clock.now += FAST.auth_cooldown
+        clock.now += FAST_RETRY.auth_cooldown
         assert [g.name for g in await client.list_groups()] == ["G"]
     assert len(seen) == 2
 
@@ -771,7 +775,7 @@ async def test_dropped_connection_on_get_is_retried() -> None:
                 with pytest.raises(Lox24ConnectionError) as info:
                     await client.list_groups()
             assert type(info.value) is Lox24ConnectionError
-            assert len(server.state.requests) == FAST.attempts
+            assert len(server.state.requests) == FAST_RETRY.attempts
             server.state.faults.drop_rate = 0.0
             with anyio.fail_after(10):
                 assert await client.list_groups() == []
@@ -825,7 +829,7 @@ async def test_unanswered_get_is_retried_and_unanswered_post_is_not(error: Excep
         with pytest.raises(Lox24ConnectionError) as info:
             await client.search_sms(SmsFilters())
         assert type(info.value) is Lox24ConnectionError
-        assert len(seen) == FAST.attempts
+        assert len(seen) == FAST_RETRY.attempts
         seen.clear()
         with pytest.raises(Lox24OutcomeUnknownError):
             await client.cancel_sms(SmsFilters(iso2="DE"))
@@ -991,7 +995,7 @@ async def test_a_401_on_one_account_does_not_pause_another_sharing_the_pool(sand
     """Two accounts through one pool: account A's wrong key pauses A only; B goes on being served."""
     clock = FakeClock()
     async with httpx2.AsyncClient(timeout=5.0) as http:
-        root = Lox24Client(None, base_url=sandbox.url, http_client=http, retry=FAST, clock=clock)
+        root = Lox24Client(None, base_url=sandbox.url, http_client=http, retry=FAST_RETRY, clock=clock)
         wrong = root.with_credentials(SecretStr("1111111:not-the-key"))
         right = root.with_credentials(SecretStr(DEMO_TOKEN))
         with pytest.raises(AuthenticationError):
@@ -1006,7 +1010,7 @@ async def test_a_401_on_one_account_does_not_pause_another_sharing_the_pool(sand
         await wrong.aclose()  # a view never closes the shared pool
         assert not http.is_closed
         assert await right.list_groups()
-        clock.now += FAST.auth_cooldown
+        clock.now += FAST_RETRY.auth_cooldown
         with pytest.raises(AuthenticationError) as again:
             await wrong.list_groups()
         assert not isinstance(again.value, AuthCooldownError), "A is tried again once its cool-down is over"
@@ -1019,3 +1023,239 @@ async def test_a_client_without_credentials_only_hands_out_views() -> None:
         view = root.with_credentials(SecretStr("7654321:key"))
         assert view.account_id == "7654321"
         assert "key" not in repr(view)
+
+
+# ----------------------------------------------------------------------------- the token never shows
+
+SECRET = "7654321:FAKE-SECRET-abc123xyz"
+
+KEY_PART = SECRET.partition(":")[2]
+
+NEEDLES = (SECRET, KEY_PART, "FAKE-SECRET")
+
+def assert_clean(text: str, where: str) -> None:
+    for needle in NEEDLES:
+        assert needle not in text, f"the secret leaked into {where}: {text[:300]!r}"
+
+def assert_exception_clean(exc: BaseException) -> None:
+    """Message, args, attributes, and the whole printed traceback with its causes."""
+    assert_clean(str(exc), "str(exc)")
+    assert_clean(repr(exc), "repr(exc)")
+    assert_clean(repr(exc.args), "exc.args")
+    assert_clean(repr(vars(exc)), "exception attributes")
+    assert_clean("".join(traceback.format_exception(exc)), "the formatted traceback")
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None:
+            assert_clean(repr(linked), "a chained exception")
+            assert_clean(repr(linked.args), "a chained exception's args")
+
+
+@pytest.fixture
+def secret_sandbox() -> Iterator[SandboxServer]:
+    """A sandbox that accepts the planted secret; started before logs are captured (uvicorn configures logging)."""
+    with SandboxServer(SandboxState(token=SECRET, seed_demo_data=False)) as server:
+        yield server
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture, secret_sandbox: SandboxServer) -> Iterator[pytest.LogCaptureFixture]:
+    """Every logger at DEBUG, including those that do not propagate to the root logger."""
+    for name in ("lox24_mcp", "httpx2", "httpcore2", "uvicorn", "uvicorn.error", "uvicorn.access", "starlette"):
+        logging.getLogger(name)
+    caplog.set_level(logging.DEBUG)
+    isolated: list[logging.Logger] = []
+    for name in list(logging.root.manager.loggerDict):
+        caplog.set_level(logging.DEBUG, logger=name)
+        logger = logging.getLogger(name)
+        if not logger.propagate:
+            logger.addHandler(caplog.handler)
+            isolated.append(logger)
+    try:
+        yield caplog
+    finally:
+        for logger in isolated:
+            logger.removeHandler(caplog.handler)
+
+def assert_logs_clean(caplog: pytest.LogCaptureFixture) -> None:
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    for record in caplog.records:
+        assert_clean(formatter.format(record), f"log record {record.name}")  # message, args, exc_info, stack
+        assert_clean(repr(record.msg), f"log record {record.name} msg")
+        assert_clean(repr(record.args), f"log record {record.name} args")
+        assert_clean(repr(vars(record)), f"log record {record.name} attributes")
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+@pytest.mark.anyio
+async def test_secret_appears_in_no_log_repr_or_exception_on_any_path(
+    secret_sandbox: SandboxServer, all_logs: pytest.LogCaptureFixture
+) -> None:
+    state = secret_sandbox.state
+    group = state.add_group("Customers")
+    raised: list[BaseException] = []
+
+    async def expect(exc_type: type[Lox24Error], call: Callable[[], Awaitable[object]]) -> None:
+        with pytest.raises(exc_type) as info:
+            await call()
+        raised.append(info.value)
+
+    async with Lox24Client(SecretStr(SECRET), base_url=secret_sandbox.url, retry=FAST_RETRY, timeout=5.0) as client:
+        assert_clean(repr(client), "repr(client)")
+        assert_clean(str(client), "str(client)")
+        assert client.account_id == "7654321"
+
+        # Success: the secret really is what the server received.
+        assert (await client.search_sms(SmsFilters(iso2="DE"))).total == 0
+        assert await client.cancel_sms(SmsFilters(iso2="DE")) == 0
+        assert [g.id for g in await client.list_groups()] == [group]
+        assert (await client.add_phones(group, [{"phone": "+4915112345678"}]))[0].ok
+        assert {r.headers["x-lox24-auth-token"] for r in state.requests} == {SECRET}
+
+        # 404.
+        await expect(NotFoundError, lambda: client.add_phones(group + 1, [{"phone": "+4915112345678"}]))
+        # 503 until the attempts run out.
+        state.faults = Faults(error_rate=1.0)
+        await expect(ServerError, client.list_groups)
+        # Dropped connection on a POST: outcome unknown.
+        state.faults = Faults(drop_rate=1.0)
+        await expect(Lox24OutcomeUnknownError, lambda: client.cancel_sms(SmsFilters(iso2="DE")))
+        state.faults = Faults()
+        # 401, then the cool-down.
+        state.token = DEMO_TOKEN
+        await expect(AuthenticationError, client.list_groups)
+        await expect(AuthCooldownError, lambda: client.search_sms(SmsFilters()))
+        assert_clean(repr(client), "repr(client) after failures")
+
+    # Connection refused.
+    async with Lox24Client(SecretStr(SECRET), base_url=closed_port_url(), retry=FAST_RETRY) as refused:
+        await expect(Lox24ConnectionError, refused.list_groups)
+
+    assert [type(e) for e in raised] == [
+        NotFoundError,
+        ServerError,
+        Lox24OutcomeUnknownError,
+        AuthenticationError,
+        AuthCooldownError,
+        Lox24ConnectionError,
+    ]
+    for exc in raised:
+        assert_exception_clean(exc)
+
+    # The net was wide enough to catch something from each layer.
+    names = {r.name for r in all_logs.records}
+    assert "lox24_mcp.lox24.client" in names
+    assert "httpx2" in names
+    assert any(n.startswith("httpcore2") for n in names)
+    assert any(r.levelno == logging.DEBUG for r in all_logs.records)
+    assert_logs_clean(all_logs)
+
+@pytest.mark.anyio
+async def test_secret_stays_out_of_mocked_error_answers_and_retries(all_logs: pytest.LogCaptureFixture) -> None:
+    answers = iter(
+        [
+            httpx2.Response(503, headers={"Retry-After": "0"}),
+            httpx2.Response(422, json={"detail": "bad", "violations": [{"propertyPath": "phone", "message": "x"}]}),
+        ]
+    )
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return next(answers)
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        client = Lox24Client(SecretStr(SECRET), base_url="http://lox24.test", http_client=http, retry=FAST_RETRY)
+        with pytest.raises(Lox24Error) as info:
+            await client.add_phones(1, [{"phone": "+4915112345678"}])
+    assert [r.headers["X-LOX24-AUTH-TOKEN"] for r in seen] == [SECRET, SECRET]
+    assert_exception_clean(info.value)
+    assert any("retrying" in r.getMessage() for r in all_logs.records)
+    assert_logs_clean(all_logs)
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("suffix", ["\n", "\r"], ids=["LF", "CR"])
+async def test_a_token_with_a_line_break_fails_as_lox24_error_without_echoing_the_token(
+    secret_sandbox: SandboxServer, suffix: str
+) -> None:
+    async with Lox24Client(SecretStr(SECRET + suffix), base_url=secret_sandbox.url, retry=FAST_RETRY) as client:
+        with pytest.raises(Lox24Error) as info:
+            await client.list_groups()
+    assert_exception_clean(info.value)
+
+
+class _CountingSecret(SecretStr):
+    """A `SecretStr` that counts how often it is unwrapped."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.unwrapped = 0
+
+    def get_secret_value(self) -> str:
+        self.unwrapped += 1
+        return super().get_secret_value()
+
+
+def plain_copies(root: object, needles: tuple[str, ...]) -> list[str]:
+    """Every path from `root` (attributes, containers) to a str or bytes that holds one of `needles`.
+
+    `SecretStr` values are not opened: holding the token wrapped is the point.
+    """
+    found: list[str] = []
+    seen: set[int] = set()
+    todo: list[tuple[object, str, int]] = [(root, "client", 0)]
+    while todo:
+        obj, path, depth = todo.pop()
+        if id(obj) in seen or depth > 12:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str | bytes):
+            text = obj.decode("latin-1") if isinstance(obj, bytes) else obj
+            found += [path for needle in needles if needle in text]
+            continue
+        if isinstance(obj, SecretStr | type | types.ModuleType | types.FunctionType | types.MethodType):
+            continue
+        if isinstance(obj, dict):
+            todo += [(k, f"{path}.key", depth + 1) for k in obj]
+            todo += [(v, f"{path}[{k!r}]", depth + 1) for k, v in obj.items()]
+            continue
+        if isinstance(obj, list | tuple | set | frozenset | collections.deque):
+            todo += [(v, f"{path}[]", depth + 1) for v in obj]
+            continue
+        attributes = dict(getattr(obj, "__dict__", {}))
+        for slot in getattr(type(obj), "__slots__", ()):
+            if isinstance(slot, str) and hasattr(obj, slot):
+                attributes[slot] = getattr(obj, slot)
+        todo += [(v, f"{path}.{k}", depth + 1) for k, v in attributes.items()]
+    return found
+
+
+async def test_the_token_is_held_wrapped_and_unwrapped_only_to_send_each_request() -> None:
+    """The client unwraps the token only while it sends a request and keeps no plain copy anywhere it can
+    reach, before or after requests, in views sharing its pool too."""
+    token, other = _CountingSecret(SECRET), _CountingSecret("7654322:OTHER-SECRET-def456")
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return ok_page()
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        client = Lox24Client(token, base_url="http://lox24.test", http_client=http, retry=FAST_RETRY)
+        view = client.with_credentials(other)
+        assert token.unwrapped == other.unwrapped == 0, "creating a client or a view unwraps nothing"
+        for holder in (client, view):
+            assert plain_copies(holder, (*NEEDLES, "OTHER-SECRET")) == []
+        await client.list_groups()
+        await client.search_sms(SmsFilters(iso2="DE"))
+        await view.list_groups()
+        sent = [r.headers["x-lox24-auth-token"] for r in seen]
+        assert sent == [SECRET, SECRET, other.get_secret_value()]
+        # At least once per request sent (and once by this test): the header comes from the wrapped token each
+        # time, not from a plain copy made earlier.
+        assert token.unwrapped >= 2 and other.unwrapped >= 2
+        for holder in (client, view):
+            assert plain_copies(holder, (*NEEDLES, "OTHER-SECRET")) == [], "no plain copy is kept after sending"
+        assert plain_copies(seen[0], NEEDLES), "the control: the search does see a plain token where there is one"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -29,8 +28,9 @@ from lox24_mcp.lox24.models import (
     Sms,
     SmsFilters,
 )
+from tests.helpers import ROOT
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared/reference/lox24-openapi.json"
+SPEC_PATH = ROOT.parent / "shared/reference/lox24-openapi.json"
 if not SPEC_PATH.exists():
     pytest.skip(f"LOX24 OpenAPI spec not found at {SPEC_PATH}; contract tests need it", allow_module_level=True)
 

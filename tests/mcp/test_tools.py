@@ -1,52 +1,64 @@
-"""The MCP server end to end: the official `mcp.Client` in memory, in both protocol eras, over the sandbox."""
+"""The tools end to end: the official `mcp.Client` in memory, in both protocol eras, over the sandbox.
+
+Also: an import under faults through the tool, and the API token that never shows in logs, results,
+dialogs, errors or reprs on any path.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import anyio
+import httpx2
 import pytest
-from conftest import data_of, text_of
 from mcp import Client
-from mcp.client import ClientRequestContext
-from mcp.client.session import ElicitationFnT
 from mcp.server import MCPServer
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import (
-    ElicitRequestFormParams,
-    ElicitRequestParams,
-    ElicitResult,
-    ErrorData,
+    CallToolResult,
     PromptReference,
     TextContent,
 )
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
+from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.mcp.app import AppState, create_server
-from lox24_mcp.mcp.schema import publish_input
-from lox24_mcp.mcp.tools import build_tools
+from lox24_mcp.mcp.results import ImportResult
 from lox24_mcp.ops.cancel import cancel_scope
 from lox24_mcp.ops.confirm import TokenSigner
-from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
+from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
+from tests.helpers import (
+    FAST_RETRY,
+    SECRET,
+    batches,
+    data_of,
+    elicit,
+    make_settings,
+    mint,
+    text_of,
+    wire_outcomes,
+)
 
 pytestmark = pytest.mark.anyio
 
 MODES = ["2026-07-28", "legacy"]
-SECRET = "server-test-secret-0123456789abcdef"
-SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "tools.json"
+TAG = "spring-sale"
+#: The client gives up after this long; slow faults answer later than that (and then do nothing).
+CLIENT_TIMEOUT = 0.5
+SLOW = 1.0
 
 
 def make_server(sandbox: SandboxServer, **overrides: Any) -> MCPServer[AppState]:
-    settings = Settings(api_token=SecretStr(DEMO_TOKEN), base_url=sandbox.url, secret=SecretStr(SECRET), **overrides)
-    return create_server(settings, sandbox=True)
+    return create_server(make_settings(sandbox.url, **overrides), sandbox=True)
 
 
 def schedule(sandbox: SandboxServer, count: int, *, tag: str = "spring-sale", iso2: str = "DE") -> list[str]:
@@ -75,68 +87,15 @@ def posts(sandbox: SandboxServer) -> list[str]:
     return [r.path for r in sandbox.state.requests if r.method == "POST"]
 
 
-def elicit(
-    action: Literal["accept", "decline", "cancel"], confirm: bool = True, seen: list[str] | None = None
-) -> ElicitationFnT:
-    async def callback(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
-        del context
-        assert isinstance(params, ElicitRequestFormParams)
-        if seen is not None:
-            seen.append(params.message)
-        if action == "accept":
-            return ElicitResult(action="accept", content={"confirm": confirm})
-        return ElicitResult(action=action)
-
-    return callback
-
-
 # --------------------------------------------------------------------------- schema
 
 
-def _tools_json(tools: list[Any]) -> list[dict[str, Any]]:
-    return [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
 
 
-async def test_tool_schemas_match_the_committed_snapshot(empty_sandbox: SandboxServer) -> None:
-    async with Client(make_server(empty_sandbox)) as client:
-        tools = _tools_json((await client.list_tools()).tools)
-    if os.environ.get("UPDATE_SNAPSHOTS"):
-        SNAPSHOT.write_text(json.dumps(tools, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    assert tools == json.loads(SNAPSHOT.read_text(encoding="utf-8")), "run with UPDATE_SNAPSHOTS=1 and review the diff"
 
 
-def test_published_input_schemas_are_what_the_validating_models_generate() -> None:
-    """The input schema is derived from the SDK's rather than generated twice; it must not drift from the model."""
-    for tool in build_tools():
-        generated = publish_input(tool.fn_metadata.arg_model.model_json_schema(by_alias=True))
-        assert generated["additionalProperties"] is False
-        assert tool.parameters == generated, tool.name
 
 
-async def test_every_tool_has_title_annotations_output_schema_and_valid_property_names(
-    empty_sandbox: SandboxServer,
-) -> None:
-    async with Client(make_server(empty_sandbox)) as client:
-        tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"cancel_pending_sms", "add_phones_to_group", "list_groups", "search_sms"}
-    for tool in tools.values():
-        assert tool.title and tool.annotations is not None and tool.output_schema is not None
-        assert tool.description and tool.description.splitlines()[0].strip()
-        for name in tool.input_schema.get("properties", {}):
-            assert re.fullmatch(r"[a-zA-Z0-9_.-]{1,64}", name), name
-        assert "ctx" not in tool.input_schema.get("properties", {})
-    cancel = tools["cancel_pending_sms"]
-    assert cancel.annotations is not None and cancel.annotations.destructive_hint is True
-    assert "preview" not in cancel.input_schema["properties"] and "answer" not in cancel.input_schema["properties"]
-    assert "is_sent" not in cancel.input_schema["properties"]
-    assert "is_sent" in tools["search_sms"].input_schema["properties"]
-    add = tools["add_phones_to_group"]
-    assert add.annotations is not None and add.annotations.destructive_hint is False
-    for name in ("list_groups", "search_sms"):
-        annotations = tools[name].annotations
-        assert annotations is not None and annotations.read_only_hint is True
-    filters = set(SmsFilters.model_fields) - {"is_sent"}
-    assert filters <= set(cancel.input_schema["properties"])
 
 
 # --------------------------------------------------------------------------- cancel: refusals
@@ -509,3 +468,220 @@ async def test_logging_set_level_is_answered_for_2025_clients(empty_sandbox: San
         assert tools.tools, "the session keeps working after setLevel"
     finally:
         package_logger.setLevel(before)
+
+
+async def test_an_import_through_the_mcp_tool_under_faults_matches_the_api_side() -> None:
+    faults = Faults(error_rate=0.25, drop_rate=0.15, slow_rate=0.15, slow_seconds=SLOW, seed=3)
+    state = SandboxState(seed_demo_data=False, faults=faults)
+    group = state.add_group("Faulty import over MCP")
+    numbers = [f"+43664{1000000 + i}" for i in range(1400)]
+    phones: list[dict[str, Any]] = [{"phone": n} for n in numbers] + [{"phone": "bad"}, {"phone": numbers[0]}]
+    reported: list[float] = []
+
+    async def record(progress: float, total: float | None, message: str | None) -> None:
+        del total, message
+        reported.append(progress)
+
+    on_progress: ProgressFnT = record
+
+    with SandboxServer(state) as sandbox:
+        async with httpx2.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
+            server = create_server(make_settings(sandbox.url), http_client=http, retry=FAST_RETRY, sandbox=True)
+            with anyio.fail_after(30):
+                async with Client(server) as client:
+                    result = await client.call_tool(
+                        "add_phones_to_group", {"group_id": group, "phones": phones}, progress_callback=on_progress
+                    )
+                    assert not (await client.call_tool("list_groups", {})).is_error, "the session survives the faults"
+        assert state.wait_idle(10), "the sandbox is still handling requests"
+        stored_list = [p["phone"] for p in state.group_phones(group)]
+        sent = batches(state, group)
+    data = ImportResult.model_validate(data_of(result))
+    assert data.requested == 1402 and data.invalid == 1 and data.duplicates == 1
+    stored = set(stored_list)
+    assert len(stored) == len(stored_list) and stored <= set(numbers)
+    processed, unknown, rejected = wire_outcomes(sent, attempts=FAST_RETRY.attempts)
+    assert stored == processed and not (unknown & stored)
+    assert (data.created, data.unknown, data.rejected) == (len(stored), len(unknown), len(rejected))
+    assert data.problems_total == 1402 - data.created
+    assert any(s != 201 for tries in sent.values() for s in tries), "no fault fired: this run tested nothing"
+    assert reported and reported[-1] == 1402 and reported == sorted(reported)
+
+@dataclass
+class Built:
+    """What `create_server` built while a test ran (through the patched factories of `built`)."""
+
+    clients: list[Lox24Client] = field(default_factory=list)
+    states: list[AppState] = field(default_factory=list)
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> Built:
+    """Keep every LOX24 client and AppState the server creates, so that their reprs can be searched."""
+    seen = Built()
+    real_client, real_state = Lox24Client, AppState
+
+    def client_factory(*args: Any, **kwargs: Any) -> Lox24Client:
+        made = real_client(*args, **kwargs)
+        seen.clients.append(made)
+        return made
+
+    def state_factory(*args: Any, **kwargs: Any) -> AppState:
+        made = real_state(*args, **kwargs)
+        seen.states.append(made)
+        return made
+
+    monkeypatch.setattr("lox24_mcp.mcp.app.Lox24Client", client_factory)
+    monkeypatch.setattr("lox24_mcp.mcp.app.AppState", state_factory)
+    return seen
+
+
+# ----------------------------------------------------------------------------- the API token never shows
+
+PLANTED = "1000001:FAKE-SECRET-xyz987"
+
+PLANTED_KEY = PLANTED.partition(":")[2]
+
+class _Lines(logging.Handler):
+    """Every record, formatted with its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record) + repr(record.args))
+
+@pytest.fixture
+def every_log(caplog: pytest.LogCaptureFixture) -> Iterator[_Lines]:
+    """DEBUG on every logger, captured even from loggers that do not propagate (uvicorn's)."""
+    handler = _Lines()
+    caplog.set_level(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
+    for logger in loggers:
+        caplog.set_level(logging.DEBUG, logger=logger.name)
+    attached = [logging.getLogger(), *[lg for lg in loggers if not lg.propagate]]
+    for logger in attached:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in attached:
+            logger.removeHandler(handler)
+
+@dataclass
+class Exposure:
+    """Everything a user, a model or an operator can see."""
+
+    server: MCPServer[AppState]
+    texts: list[str] = field(default_factory=list)
+
+    async def call(self, name: str, args: dict[str, Any], *, dialog: bool = False) -> CallToolResult:
+        async def record(progress: float, total: float | None, message: str | None) -> None:
+            self.texts.append(f"{progress} {total} {message}")
+
+        on_progress: ProgressFnT = record
+
+        with anyio.fail_after(20):
+            async with Client(self.server, elicitation_callback=elicit("accept", True, self.texts) if dialog else None) as c:
+                result = await c.call_tool(name, args, progress_callback=on_progress)
+        self.texts.extend(b.text for b in result.content if isinstance(b, TextContent))
+        self.texts.append(json.dumps(result.structured_content))
+        return result
+
+async def _success(run: Exposure, url: str) -> list[str]:
+    groups = data_of(await run.call("list_groups", {}))["groups"]
+    await run.call("search_sms", {"is_sent": False, "show_full_phone": True})
+    data_of(
+        await run.call("add_phones_to_group", {"group_id": groups[0]["id"], "phones": [{"phone": "+4915122223333"}]})
+    )
+    assert data_of(await run.call("cancel_pending_sms", {"callback_data": TAG}, dialog=True))["status"] == "cancelled"
+    preview = data_of(await run.call("cancel_pending_sms", {"iso2": "DE"}))
+    token = preview["confirmation_token"]
+    assert data_of(await run.call("cancel_pending_sms", {"iso2": "DE", "confirmation_token": token}))["cancelled"] > 0
+    return []
+
+async def _wrong_token(run: Exposure, url: str) -> list[str]:
+    first, second = await run.call("list_groups", {}), await run.call("search_sms", {"iso2": "DE"})
+    assert first.is_error and second.is_error
+    return ["HTTP 401"]
+
+async def _not_found(run: Exposure, url: str) -> list[str]:
+    result = await run.call("add_phones_to_group", {"group_id": 424242, "phones": [{"phone": "+4915122223333"}]})
+    assert result.is_error
+    return ["HTTP 404"]
+
+async def _unavailable(run: Exposure, url: str) -> list[str]:
+    assert (await run.call("list_groups", {})).is_error
+    assert (await run.call("cancel_pending_sms", {"callback_data": TAG})).is_error
+    data_of(await run.call("add_phones_to_group", {"group_id": 1, "phones": [{"phone": "+4915122223333"}]}))
+    return ["HTTP 503"]
+
+async def _dropped(run: Exposure, url: str) -> list[str]:
+    assert (await run.call("search_sms", {"iso2": "DE"})).is_error
+    data = data_of(await run.call("add_phones_to_group", {"group_id": 1, "phones": [{"phone": "+4915122223333"}]}))
+    assert data["unknown"] == 1
+    return ["did not answer"]
+
+async def _timeout(run: Exposure, url: str) -> list[str]:
+    data = data_of(await run.call("add_phones_to_group", {"group_id": 1, "phones": [{"phone": "+4915122223333"}]}))
+    assert data["unknown"] == 1
+    return ["ReadTimeout"]
+
+async def _bad_confirmation(run: Exposure, url: str) -> list[str]:
+    forged = mint(url, SmsFilters(callback_data=TAG), key=b"not-the-server-secret-0123456789")
+    expired = mint(url, SmsFilters(callback_data=TAG), age=10_000)
+    for token in (forged, expired, "c1.garbage", forged[:-1] + "é"):
+        assert (await run.call("cancel_pending_sms", {"callback_data": TAG, "confirmation_token": token})).is_error
+    return ["Nothing was cancelled"]
+
+SECRET_PATHS: dict[str, tuple[Callable[[Exposure, str], Awaitable[list[str]]], dict[str, Any], str]] = {
+    # name: (scenario, faults, the token the sandbox accepts)
+    "success": (_success, {}, PLANTED),
+    "wrong-token-401": (_wrong_token, {}, "1000001:the-right-key-is-another"),
+    "unknown-group-404": (_not_found, {}, PLANTED),
+    "unavailable-503": (_unavailable, {"error_rate": 1.0}, PLANTED),
+    "dropped": (_dropped, {"drop_rate": 1.0}, PLANTED),
+    "timeout": (_timeout, {"slow_rate": 1.0, "slow_seconds": SLOW}, PLANTED),
+    "invalid-confirmation-token": (_bad_confirmation, {}, PLANTED),
+}
+
+@pytest.mark.parametrize("path", list(SECRET_PATHS))
+async def test_the_api_token_never_shows_in_logs_results_dialogs_errors_or_reprs(
+    built: Built, every_log: _Lines, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    scenario, fault, accepted = SECRET_PATHS[path]
+    state = SandboxState(token=accepted, faults=Faults(seed=5, **fault))
+    with SandboxServer(state) as sandbox:
+        async with httpx2.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
+            settings_ = make_settings(sandbox.url, token=PLANTED, log_level="DEBUG")
+            server = create_server(settings_, http_client=http, retry=FAST_RETRY, sandbox=True)
+            run = Exposure(server)
+            markers = await scenario(run, sandbox.url)
+    seen = [
+        *run.texts,
+        *every_log.lines,
+        caplog.text,
+        repr(settings_),
+        str(settings_),
+        settings_.model_dump_json(),
+        repr(settings_.model_dump()),
+        repr(server),
+        repr(vars(server)),
+    ]
+    for app_state in built.states:
+        seen += [repr(app_state), repr(vars(app_state.client)), repr(app_state.signer)]
+    for client in built.clients:
+        seen += [repr(client), str(client)]
+    for text in seen:
+        assert PLANTED_KEY not in text and PLANTED not in text, f"the API token leaked: {text[:400]!r}"
+        assert SECRET not in text, f"the confirmation-token key leaked: {text[:400]!r}"
+    replies = " ".join(run.texts)
+    for marker in markers:
+        assert marker in replies, f"the {path} path was not exercised ({marker!r} missing)"
+    assert built.states, "the server's state was inspected"
+    if any(r.status for r in state.requests):
+        assert any(line.startswith("lox24_mcp.lox24.client DEBUG") for line in every_log.lines), "DEBUG logs were read"
+    if path != "invalid-confirmation-token":
+        assert any(r.headers.get("x-lox24-auth-token") == PLANTED for r in state.requests), "the token was used"
