@@ -141,8 +141,6 @@ async def test_http_with_a_foreign_host_header_gets_421(http_server: str) -> Non
     assert response.status_code == 421
 
 
-
-
 def test_on_a_terminal_stdio_mode_says_on_stderr_that_it_waits_for_a_client() -> None:
     import pty
     import select

@@ -1033,9 +1033,11 @@ KEY_PART = SECRET.partition(":")[2]
 
 NEEDLES = (SECRET, KEY_PART, "FAKE-SECRET")
 
+
 def assert_clean(text: str, where: str) -> None:
     for needle in NEEDLES:
         assert needle not in text, f"the secret leaked into {where}: {text[:300]!r}"
+
 
 def assert_exception_clean(exc: BaseException) -> None:
     """Message, args, attributes, and the whole printed traceback with its causes."""
@@ -1056,6 +1058,7 @@ def secret_sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxState(token=SECRET, seed_demo_data=False)) as server:
         yield server
 
+
 @pytest.fixture
 def all_logs(caplog: pytest.LogCaptureFixture, secret_sandbox: SandboxServer) -> Iterator[pytest.LogCaptureFixture]:
     """Every logger at DEBUG, including those that do not propagate to the root logger."""
@@ -1075,6 +1078,7 @@ def all_logs(caplog: pytest.LogCaptureFixture, secret_sandbox: SandboxServer) ->
         for logger in isolated:
             logger.removeHandler(caplog.handler)
 
+
 def assert_logs_clean(caplog: pytest.LogCaptureFixture) -> None:
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     for record in caplog.records:
@@ -1083,11 +1087,13 @@ def assert_logs_clean(caplog: pytest.LogCaptureFixture) -> None:
         assert_clean(repr(record.args), f"log record {record.name} args")
         assert_clean(repr(vars(record)), f"log record {record.name} attributes")
 
+
 def closed_port_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
 
 @pytest.mark.anyio
 async def test_secret_appears_in_no_log_repr_or_exception_on_any_path(
@@ -1152,6 +1158,7 @@ async def test_secret_appears_in_no_log_repr_or_exception_on_any_path(
     assert any(r.levelno == logging.DEBUG for r in all_logs.records)
     assert_logs_clean(all_logs)
 
+
 @pytest.mark.anyio
 async def test_secret_stays_out_of_mocked_error_answers_and_retries(all_logs: pytest.LogCaptureFixture) -> None:
     answers = iter(
@@ -1174,6 +1181,7 @@ async def test_secret_stays_out_of_mocked_error_answers_and_retries(all_logs: py
     assert_exception_clean(info.value)
     assert any("retrying" in r.getMessage() for r in all_logs.records)
     assert_logs_clean(all_logs)
+
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("suffix", ["\n", "\r"], ids=["LF", "CR"])

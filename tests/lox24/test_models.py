@@ -186,6 +186,7 @@ def test_order_without_order_by_sends_no_ordering() -> None:
     assert filters(iso2="DE", order="asc").to_query() == [("iso2", "DE")]
 
 
+@pytest.mark.hypothesis
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(sorted(ISO2_CODES)), min_size=1, max_size=MAX_LIST))
 def test_any_country_list_goes_out_once_per_distinct_code_in_first_seen_order(codes: list[str]) -> None:
@@ -194,6 +195,7 @@ def test_any_country_list_goes_out_once_per_distinct_code_in_first_seen_order(co
     assert filters(iso2=codes).to_query() == expected
 
 
+@pytest.mark.hypothesis
 @settings(max_examples=60, deadline=None)
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.timezones()))
 def test_any_aware_iso_timestamp_goes_out_as_its_unix_seconds(moment: datetime) -> None:

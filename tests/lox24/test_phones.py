@@ -88,6 +88,7 @@ def test_the_compiled_validity_rules_match_the_library_on_every_example() -> Non
             same_validity(number.country_code or 0, national + "5")
 
 
+@pytest.mark.hypothesis
 @settings(max_examples=1500, deadline=None)
 @given(
     st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
@@ -156,12 +157,14 @@ def variations(draw: st.DrawFn) -> tuple[str, str | None]:
     return prefix + written, default
 
 
+@pytest.mark.hypothesis
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(variations())
 def test_perturbed_numbers_get_the_same_answer(case: tuple[str, str | None]) -> None:
     agrees(*case)
 
 
+@pytest.mark.hypothesis
 @settings(max_examples=800, deadline=None)
 @given(
     st.from_regex(r"\+?[0-9 ()./-]{1,24}", fullmatch=True),

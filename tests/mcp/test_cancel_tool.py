@@ -226,6 +226,7 @@ def mutated(draw: st.DrawFn, token: str) -> str:
     return text
 
 
+@pytest.mark.hypothesis
 def test_mutated_tokens_never_cancel(token_sandbox: tuple[SandboxServer, list[str]]) -> None:
     server, _ = token_sandbox
     valid = mint(server.url, SmsFilters(callback_data=TAG))
@@ -271,6 +272,7 @@ _OTHER_FILTERS = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.hypothesis
 def test_a_valid_token_on_any_other_selection_never_cancels(token_sandbox: tuple[SandboxServer, list[str]]) -> None:
     server, _ = token_sandbox
     confirmed = SmsFilters(callback_data=TAG)
@@ -296,6 +298,7 @@ def test_a_valid_token_on_any_other_selection_never_cancels(token_sandbox: tuple
     run()
 
 
+@pytest.mark.hypothesis
 def test_expired_tokens_and_tokens_from_other_secrets_never_cancel(
     token_sandbox: tuple[SandboxServer, list[str]],
 ) -> None:

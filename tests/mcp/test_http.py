@@ -21,6 +21,7 @@ pytestmark = pytest.mark.anyio
 
 HTTP_TOKEN = "front-door-token-0123456789abcdef"
 
+
 async def asgi_call(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict[bytes, bytes], bytes]:
     """One HTTP request straight into an ASGI app: status, headers, body."""
     sent: list[Message] = []
@@ -49,6 +50,7 @@ async def asgi_call(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> tuple[i
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], dict(start.get("headers", [])), body
 
+
 @dataclass
 class Inner:
     """A stand-in for the MCP app: counts who got through."""
@@ -61,6 +63,7 @@ class Inner:
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"inner"})
+
 
 @pytest.mark.parametrize("verdict", [True, False], ids=["digest-says-yes", "digest-says-no"])
 async def test_compare_digest_alone_decides_who_gets_through(monkeypatch: pytest.MonkeyPatch, verdict: bool) -> None:
@@ -122,6 +125,7 @@ async def test_every_wrong_bearer_gets_401_and_is_compared_in_constant_time(
     assert HTTP_TOKEN.encode() not in body
     assert len(compared) == 1, "every wrong token, of any length, goes through compare_digest"
 
+
 async def test_the_right_bearer_gets_through_and_other_scopes_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     inner = Inner()
     app = BearerAuth(inner, SecretStr(HTTP_TOKEN))
@@ -138,11 +142,13 @@ async def test_the_right_bearer_gets_through_and_other_scopes_pass(monkeypatch: 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
     assert [s["type"] for s in inner.calls] == ["http", "lifespan"]
 
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "127.255.255.254", "::1", "[::1]", "localhost"])
 def test_loopback_spellings_count_as_loopback(host: str) -> None:
     assert is_loopback(host)
     settings_ = Settings(api_token=SecretStr(DEMO_TOKEN))
     build_http_app(create_server(settings_), host=host, http_token=None)  # no BindRefusedError
+
 
 @pytest.mark.parametrize(
     "host",
@@ -167,6 +173,7 @@ def test_other_binds_are_not_loopback_and_need_a_token(host: str) -> None:
         build_http_app(create_server(settings_), host=host, http_token=None)
     assert "LOX24_MCP_HTTP_TOKEN" in str(refused.value)
     build_http_app(create_server(settings_), host=host, http_token=SecretStr(HTTP_TOKEN))  # a token is enough
+
 
 async def status_with_host(
     host: str,
@@ -206,15 +213,18 @@ async def status_with_host(
             assert (await from_app.receive())["type"] == "lifespan.shutdown.complete"
     return response.status_code
 
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
 async def test_a_loopback_bind_refuses_a_foreign_host_header(host: str) -> None:
     assert await status_with_host(host, "evil.example") == 421
     assert await status_with_host(host, "evil.example:8000") == 421
     assert await status_with_host(host, "localhost:8000") != 421
 
+
 @pytest.mark.parametrize("host", ["127.0.0.2", "[::1]"])
 async def test_every_loopback_spelling_refuses_a_foreign_host_header(host: str) -> None:
     assert await status_with_host(host, "evil.example") == 421
+
 
 async def test_a_public_bind_with_allowed_hosts_checks_the_bearer_first_then_the_host() -> None:
     public = "0.0.0.0"  # noqa: S104

@@ -30,6 +30,7 @@ def make_server(sandbox: SandboxServer) -> MCPServer[AppState]:
 def _tools_json(tools: list[Any]) -> list[dict[str, Any]]:
     return [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
 
+
 async def test_tool_schemas_match_the_committed_snapshot(shared_sandbox: SandboxServer) -> None:
     async with Client(make_server(shared_sandbox)) as client:
         tools = _tools_json((await client.list_tools()).tools)
@@ -37,12 +38,14 @@ async def test_tool_schemas_match_the_committed_snapshot(shared_sandbox: Sandbox
         SNAPSHOT.write_text(json.dumps(tools, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert tools == json.loads(SNAPSHOT.read_text(encoding="utf-8")), "run with UPDATE_SNAPSHOTS=1 and review the diff"
 
+
 def test_published_input_schemas_are_what_the_validating_models_generate() -> None:
     """The input schema is derived from the SDK's rather than generated twice; it must not drift from the model."""
     for tool in build_tools():
         generated = publish_input(tool.fn_metadata.arg_model.model_json_schema(by_alias=True))
         assert generated["additionalProperties"] is False
         assert tool.parameters == generated, tool.name
+
 
 async def test_every_tool_has_title_annotations_output_schema_and_valid_property_names(
     shared_sandbox: SandboxServer,

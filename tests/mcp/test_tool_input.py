@@ -406,6 +406,7 @@ def expected_filter_pairs(args: dict[str, Any]) -> list[tuple[str, str]]:
     return SmsFilters.model_validate(filters).to_query()
 
 
+@pytest.mark.hypothesis
 def test_search_sms_survives_anything_and_sends_only_what_was_asked(
     hostile: tuple[SandboxServer, MCPServer[AppState]],
 ) -> None:
@@ -432,6 +433,7 @@ def test_search_sms_survives_anything_and_sends_only_what_was_asked(
     assert tally.ok >= 10 and tally.refused >= 10, f"the mix must hold valid calls and refusals: {tally}"
 
 
+@pytest.mark.hypothesis
 def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
     hostile: tuple[SandboxServer, MCPServer[AppState]],
 ) -> None:
@@ -466,6 +468,7 @@ def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
     assert tally.ok >= 10 and tally.refused >= 10, f"the mix must hold valid calls and refusals: {tally}"
 
 
+@pytest.mark.hypothesis
 def test_add_phones_to_group_survives_anything_and_sends_only_valid_contacts(
     hostile: tuple[SandboxServer, MCPServer[AppState]],
 ) -> None:
@@ -491,6 +494,7 @@ def test_add_phones_to_group_survives_anything_and_sends_only_valid_contacts(
     assert tally.ok >= 10 and tally.refused >= 10, f"the mix must hold valid calls and refusals: {tally}"
 
 
+@pytest.mark.hypothesis
 def test_list_groups_ignores_or_refuses_any_arguments(hostile: tuple[SandboxServer, MCPServer[AppState]]) -> None:
     @settings(HOSTILE, max_examples=10)
     @given(st.dictionaries(st.text(max_size=12), JSON, max_size=4))

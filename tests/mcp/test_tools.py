@@ -90,14 +90,6 @@ def posts(sandbox: SandboxServer) -> list[str]:
 # --------------------------------------------------------------------------- schema
 
 
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------- cancel: refusals
 
 
@@ -507,6 +499,7 @@ async def test_an_import_through_the_mcp_tool_under_faults_matches_the_api_side(
     assert any(s != 201 for tries in sent.values() for s in tries), "no fault fired: this run tested nothing"
     assert reported and reported[-1] == 1402 and reported == sorted(reported)
 
+
 @dataclass
 class Built:
     """What `create_server` built while a test ran (through the patched factories of `built`)."""
@@ -542,6 +535,7 @@ PLANTED = "1000001:FAKE-SECRET-xyz987"
 
 PLANTED_KEY = PLANTED.partition(":")[2]
 
+
 class _Lines(logging.Handler):
     """Every record, formatted with its traceback."""
 
@@ -552,6 +546,7 @@ class _Lines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record) + repr(record.args))
+
 
 @pytest.fixture
 def every_log(caplog: pytest.LogCaptureFixture) -> Iterator[_Lines]:
@@ -570,6 +565,7 @@ def every_log(caplog: pytest.LogCaptureFixture) -> Iterator[_Lines]:
         for logger in attached:
             logger.removeHandler(handler)
 
+
 @dataclass
 class Exposure:
     """Everything a user, a model or an operator can see."""
@@ -584,11 +580,14 @@ class Exposure:
         on_progress: ProgressFnT = record
 
         with anyio.fail_after(20):
-            async with Client(self.server, elicitation_callback=elicit("accept", True, self.texts) if dialog else None) as c:
+            async with Client(
+                self.server, elicitation_callback=elicit("accept", True, self.texts) if dialog else None
+            ) as c:
                 result = await c.call_tool(name, args, progress_callback=on_progress)
         self.texts.extend(b.text for b in result.content if isinstance(b, TextContent))
         self.texts.append(json.dumps(result.structured_content))
         return result
+
 
 async def _success(run: Exposure, url: str) -> list[str]:
     groups = data_of(await run.call("list_groups", {}))["groups"]
@@ -602,15 +601,18 @@ async def _success(run: Exposure, url: str) -> list[str]:
     assert data_of(await run.call("cancel_pending_sms", {"iso2": "DE", "confirmation_token": token}))["cancelled"] > 0
     return []
 
+
 async def _wrong_token(run: Exposure, url: str) -> list[str]:
     first, second = await run.call("list_groups", {}), await run.call("search_sms", {"iso2": "DE"})
     assert first.is_error and second.is_error
     return ["HTTP 401"]
 
+
 async def _not_found(run: Exposure, url: str) -> list[str]:
     result = await run.call("add_phones_to_group", {"group_id": 424242, "phones": [{"phone": "+4915122223333"}]})
     assert result.is_error
     return ["HTTP 404"]
+
 
 async def _unavailable(run: Exposure, url: str) -> list[str]:
     assert (await run.call("list_groups", {})).is_error
@@ -618,16 +620,19 @@ async def _unavailable(run: Exposure, url: str) -> list[str]:
     data_of(await run.call("add_phones_to_group", {"group_id": 1, "phones": [{"phone": "+4915122223333"}]}))
     return ["HTTP 503"]
 
+
 async def _dropped(run: Exposure, url: str) -> list[str]:
     assert (await run.call("search_sms", {"iso2": "DE"})).is_error
     data = data_of(await run.call("add_phones_to_group", {"group_id": 1, "phones": [{"phone": "+4915122223333"}]}))
     assert data["unknown"] == 1
     return ["did not answer"]
 
+
 async def _timeout(run: Exposure, url: str) -> list[str]:
     data = data_of(await run.call("add_phones_to_group", {"group_id": 1, "phones": [{"phone": "+4915122223333"}]}))
     assert data["unknown"] == 1
     return ["ReadTimeout"]
+
 
 async def _bad_confirmation(run: Exposure, url: str) -> list[str]:
     forged = mint(url, SmsFilters(callback_data=TAG), key=b"not-the-server-secret-0123456789")
@@ -635,6 +640,7 @@ async def _bad_confirmation(run: Exposure, url: str) -> list[str]:
     for token in (forged, expired, "c1.garbage", forged[:-1] + "é"):
         assert (await run.call("cancel_pending_sms", {"callback_data": TAG, "confirmation_token": token})).is_error
     return ["Nothing was cancelled"]
+
 
 SECRET_PATHS: dict[str, tuple[Callable[[Exposure, str], Awaitable[list[str]]], dict[str, Any], str]] = {
     # name: (scenario, faults, the token the sandbox accepts)
@@ -646,6 +652,7 @@ SECRET_PATHS: dict[str, tuple[Callable[[Exposure, str], Awaitable[list[str]]], d
     "timeout": (_timeout, {"slow_rate": 1.0, "slow_seconds": SLOW}, PLANTED),
     "invalid-confirmation-token": (_bad_confirmation, {}, PLANTED),
 }
+
 
 @pytest.mark.parametrize("path", list(SECRET_PATHS))
 async def test_the_api_token_never_shows_in_logs_results_dialogs_errors_or_reprs(

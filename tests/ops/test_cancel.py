@@ -1,4 +1,4 @@
-"""The selection a cancel may touch: `pending_selection` narrows any filters to unsent, new SMS created before the preview."""
+"""What a cancel may touch: `pending_selection` narrows any filters to unsent, new SMS created before the preview."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ P = 1_800_000_000  # a preview time
 def filters(**data: Any) -> SmsFilters:
     """Validate like the MCP layer does: from plain JSON-ish data (dict ranges, ISO strings)."""
     return SmsFilters.model_validate(data)
-
 
 
 @pytest.mark.parametrize(
@@ -86,6 +85,7 @@ def test_pending_selection_adds_unsent_new_and_bounds_created_at_before_the_prev
     # What it builds is itself a valid selection.
     assert SmsFilters.model_validate(pending.model_dump()).to_query() == expected
 
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -100,6 +100,7 @@ def test_pending_selection_adds_unsent_new_and_bounds_created_at_before_the_prev
 )
 def test_pending_selection_is_none_when_nothing_can_be_before_the_preview(data: dict[str, Any]) -> None:
     assert pending_selection(filters(**data), P) is None
+
 
 def test_pending_selection_does_not_change_the_callers_filters() -> None:
     original = filters(iso2="DE", created_at={"gte": P - 100})

@@ -31,6 +31,7 @@ INVALID_AT = [5 + 199 * k for k in range(10)]
 
 DUPLICATE_AT = [11 + 197 * k for k in range(10)]
 
+
 def contacts() -> tuple[list[PhoneEntry], set[str]]:
     """2,000 entries: 1,980 distinct valid numbers, 10 invalid ones and 10 national repeats of earlier numbers."""
     numbers = [f"+49151{20000000 + i}" for i in range(VALID)]
@@ -42,8 +43,10 @@ def contacts() -> tuple[list[PhoneEntry], set[str]]:
     assert len(entries) == 2000
     return entries, set(numbers)
 
+
 def positions(entries: list[PhoneEntry], prefix: str) -> set[int]:
     return {i for i, e in enumerate(entries) if e.phone.startswith(prefix)}
+
 
 def check_import(
     result: ImportReport, state: SandboxState, group: int, entries: list[PhoneEntry], valid: set[str], *, attempts: int
@@ -79,12 +82,14 @@ def check_import(
         else:
             assert problem.index in positions(entries, "0151 ") and "same number as entry" in problem.reason
 
+
 FAULT_CASES: dict[str, dict[str, Any]] = {
     "503": {"error_rate": 0.2, "seed": 11},
     "drop": {"drop_rate": 0.2, "seed": 12},
     "slow": {"slow_rate": 0.2, "slow_seconds": SLOW, "seed": 13},
     "mixed": {"error_rate": 0.1, "drop_rate": 0.1, "slow_rate": 0.1, "slow_seconds": SLOW, "seed": 14},
 }
+
 
 @pytest.mark.parametrize("case", list(FAULT_CASES))
 async def test_a_2000_contact_import_under_faults_accounts_for_every_contact(case: str) -> None:
@@ -105,6 +110,7 @@ async def test_a_2000_contact_import_under_faults_accounts_for_every_contact(cas
         if "drop_rate" in FAULT_CASES[case] or "slow_rate" in FAULT_CASES[case]:
             assert result.unknown > 0, "no batch went unanswered: this run tested nothing"
         assert result.created > VALID // 2, "most batches get through"
+
 
 async def test_a_fatal_error_after_an_unanswered_batch_still_accounts_for_it() -> None:
     # Seed 8 draws: the first request is dropped (outcome unknown), the second is answered 403 (fatal).

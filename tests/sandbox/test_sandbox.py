@@ -343,6 +343,7 @@ def test_hints_point_to_the_real_lox24_names(catalog: SandboxServer) -> None:
     assert "iso2" in detail
 
 
+@pytest.mark.hypothesis
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet="=&[]%5BDabcdeirstu_0123456789.-+gtl", max_size=40))
 def test_the_query_parser_only_ever_refuses_with_a_query_error(raw: str) -> None:
