@@ -141,10 +141,17 @@ class SandboxServer:
         return f"SandboxServer(url={self.url!r})"
 
     def start(self) -> SandboxServer:
-        """Start serving; returns once connections are accepted (RuntimeError after 10 s)."""
+        """Start serving; returns once connections are accepted (RuntimeError after 10 s).
+
+        If it cannot start, the state is closed as by `stop()`.
+        """
         if self._thread is not None:
             return self
-        sock = _bind(self.host, self.port)
+        try:
+            sock = _bind(self.host, self.port)
+        except OSError:
+            self.stop()  # `with SandboxServer(...)` never reaches __exit__ when __enter__ fails
+            raise
         self._sock = sock
         self.url = _url(sock)
         server = _Server(create_app(self.state))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
+import sqlite3
 import ssl
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,6 +116,38 @@ def test_start_is_bounded_and_stop_is_idempotent() -> None:
     sandbox.stop()
     with pytest.raises(httpx2.ConnectError), api(sandbox) as http:
         http.get("/groups")
+
+
+def test_stopping_closes_the_state_it_served_and_nothing_is_left_for_the_collector() -> None:
+    """The SQLite connection is closed when the server stops, not when the garbage collector gets to it
+    (on Python 3.13 an unclosed connection is a ResourceWarning, and the suite turns warnings into errors)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        server = SandboxServer(SandboxState())
+        state = server.state
+        with server:
+            assert state.all_sms(), "served and readable while running"
+        with pytest.raises(sqlite3.ProgrammingError):
+            state.all_sms()
+        server.stop()  # idempotent, closed store and all
+        state.close()
+        with SandboxState(seed_demo_data=False) as alone:
+            alone.add_group("G")
+        with pytest.raises(sqlite3.ProgrammingError):
+            alone.groups()
+        del server, state, alone
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_a_server_that_cannot_bind_closes_its_state() -> None:
+    with SandboxServer(SandboxState(seed_demo_data=False)) as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        second = SandboxServer(SandboxState(seed_demo_data=False), port=port)
+        with pytest.raises(OSError, match="in use"):
+            second.start()
+        with pytest.raises(sqlite3.ProgrammingError):
+            second.state.groups()
 
 
 def test_every_answer_carries_a_32_character_request_id(catalog: SandboxServer) -> None:
