@@ -184,9 +184,10 @@ def check_result(tool: str, result: CallToolResult) -> None:
         assert result.structured_content is not None, text[:300]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def hostile() -> Iterator[tuple[SandboxServer, MCPServer[AppState]]]:
-    """The demo sandbox and one server over it, shared by every example of a test."""
+    """The demo sandbox and one server over it, shared by every test of this module: none of them can cancel
+    anything, and the contacts some of them add change nothing the others check."""
     with SandboxServer(SandboxState()) as sandbox:
         settings_ = Settings(api_token=SecretStr(DEMO_TOKEN), base_url=sandbox.url, secret=SecretStr(SECRET))
         yield sandbox, create_server(settings_, sandbox=True)

@@ -409,8 +409,8 @@ async def test_import_rejects_unknown_phone_fields_before_sending(empty_sandbox:
 # --------------------------------------------------------------------------- read-only tools, errors, prompts
 
 
-async def test_list_groups_and_search_sms_read_the_sandbox(sandbox: SandboxServer) -> None:
-    async with Client(make_server(sandbox)) as client:
+async def test_list_groups_and_search_sms_read_the_sandbox(shared_sandbox: SandboxServer) -> None:
+    async with Client(make_server(shared_sandbox)) as client:
         groups = data_of(await client.call_tool("list_groups", {}))
         found = data_of(await client.call_tool("search_sms", {"is_sent": False, "callback_data": "spring-sale"}))
         full = data_of(await client.call_tool("search_sms", {"callback_data": "spring-sale", "show_full_phone": True}))
@@ -434,8 +434,8 @@ async def test_lox24_errors_reach_the_model_as_actionable_tool_errors(empty_sand
     assert len(empty_sandbox.state.requests) == 1, "the cool-down keeps the second call off the wire"
 
 
-async def test_prompts_are_listed_rendered_and_group_names_complete(sandbox: SandboxServer) -> None:
-    async with Client(make_server(sandbox)) as client:
+async def test_prompts_are_listed_rendered_and_group_names_complete(shared_sandbox: SandboxServer) -> None:
+    async with Client(make_server(shared_sandbox)) as client:
         prompts = {p.name: p for p in (await client.list_prompts()).prompts}
         assert {"cancel_campaign", "import_contacts", "review_scheduled"} <= set(prompts)
         rendered = await client.get_prompt("cancel_campaign", {"campaign": "spring-sale"})
