@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from lox24_mcp import __version__
 from lox24_mcp.config import ENV_VARS, Settings
 from lox24_mcp.mcp.app import create_server
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 START, END = "<!-- tools-table:start -->", "<!-- tools-table:end -->"
 
