@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mcp import Client
+from mcp.server import MCPServer
 from mcp.types import CallToolResult
 
 from lox24_mcp.lox24.models import SmsFilters
-from lox24_mcp.mcp.app import create_server
+from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
 from tests.helpers import FAST_RETRY, SECRET, data_of, elicit, make_settings, mint, text_of
 
@@ -155,13 +156,11 @@ async def test_the_cancelled_count_is_lox24s_not_the_previews() -> None:
     "args", [{"callback_data": TAG}, {"iso2": ["DE", "AT"]}, {"cancel_all_pending": True}], ids=["tag", "iso2", "all"]
 )
 async def test_on_demo_data_the_cancelled_count_equals_the_sms_that_changed(
-    sandbox: SandboxServer, args: dict[str, Any]
+    sandbox: SandboxServer, server: MCPServer[AppState], args: dict[str, Any]
 ) -> None:
     before = statuses(sandbox.state)
     seen: list[str] = []
-    async with Client(
-        create_server(make_settings(sandbox.url), sandbox=True), elicitation_callback=elicit("accept", True, seen)
-    ) as c:
+    async with Client(server, elicitation_callback=elicit("accept", True, seen)) as c:
         done = data_of(await c.call_tool("cancel_pending_sms", args))
     after = statuses(sandbox.state)
     changed = {u for u in after if after[u] != before[u]}
