@@ -26,7 +26,10 @@ SECRET = "scope-test-secret-0123456789abcdef"
 
 def scope(**filters: Any) -> str:
     return cancel_scope(
-        account_id="1234567", base_url="http://sandbox", filters=SmsFilters(**filters), cancel_all_pending=False
+        account_id="1234567",
+        base_url="http://sandbox",
+        filters=SmsFilters.model_validate(filters),
+        cancel_all_pending=False,
     )
 
 
@@ -43,7 +46,7 @@ TEXT = st.text(alphabet='ab&=|,[]{}":x ', min_size=1, max_size=8)
 @given(st.dictionaries(st.sampled_from(["callback_data", "text", "sender_id"]), TEXT, max_size=3), st.data())
 def test_no_two_different_selections_share_a_scope(first: dict[str, str], data: st.DataObject) -> None:
     second: dict[str, str] = data.draw(st.dictionaries(st.sampled_from(["callback_data", "text", "sender_id"]), TEXT))
-    a, b = SmsFilters(**first), SmsFilters(**second)
+    a, b = SmsFilters.model_validate(first), SmsFilters.model_validate(second)
     same_selection = sorted(a.to_query()) == sorted(b.to_query())
     assert (scope(**first) == scope(**second)) == same_selection
     assert json.loads(scope(**first))["filters"] == [list(p) for p in sorted(a.to_query())]
