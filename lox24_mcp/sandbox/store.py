@@ -147,6 +147,10 @@ def group_row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
 _GROUP_SELECT = "SELECT g.*, (SELECT count(*) FROM phones p WHERE p.group_id = g.id) AS count_items FROM groups g"
 
 
+class StoreClosedError(sqlite3.ProgrammingError):
+    """The store was used after `close()`."""
+
+
 class Store:
     """The sandbox database: an SQLite connection (in memory by default) guarded by a lock.
 
@@ -156,16 +160,32 @@ class Store:
 
     def __init__(self, path: str = ":memory:") -> None:
         # The server thread and the caller's thread share the connection; the lock serialises them.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.create_function("sbx_lower", 1, _lower, deterministic=True)
-        self._db.executescript(_SCHEMA)
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            connection.row_factory = sqlite3.Row
+            connection.create_function("sbx_lower", 1, _lower, deterministic=True)
+            connection.executescript(_SCHEMA)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection: sqlite3.Connection | None = connection
         self._lock = threading.RLock()
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreClosedError(
+                "the sandbox's state is closed: a SandboxServer closes its state when it stops, "
+                "so read `server.state` inside the `with` block"
+            )
+        return self._connection
+
     def close(self) -> None:
-        """Close the connection; idempotent. Any later query raises `sqlite3.ProgrammingError`."""
+        """Close the connection; idempotent. Any later query raises `StoreClosedError`."""
         with self._lock:
-            self._db.close()
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
 
     def __enter__(self) -> Store:
         return self

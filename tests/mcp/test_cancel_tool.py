@@ -76,8 +76,9 @@ def cancel_posts(state: SandboxState) -> list[int]:
 
 CANCEL_FAULTS: dict[str, tuple[dict[str, Any], list[int], str]] = {
     # name: (faults on batch_cancel only, statuses the sandbox should record, words the error must contain)
-    "503": ({"error_rate": 1.0}, [503] * FAST_RETRY.attempts, "HTTP 503"),
+    "503": ({"error_rate": 1.0}, [503], "HTTP 503"),
     "500": ({"error_rate": 1.0, "error_status": 500}, [500], "HTTP 500"),
+    "504": ({"error_rate": 1.0, "error_status": 504}, [504], "may have cancelled"),
     "drop": ({"drop_rate": 1.0}, [0], "may or may not"),
     "timeout": ({"slow_rate": 1.0, "slow_seconds": SLOW}, [0], "may or may not"),
 }
@@ -119,7 +120,8 @@ async def test_a_failed_cancel_reports_an_error_and_never_a_count(case: str, flo
     text = text_of(failed)
     assert words in text and "Error executing tool cancel_pending_sms: " in text
     assert "LOX24 cancelled" not in text and not re.search(r"cancelled\D{0,3}\d", text)
-    assert tries == expected_tries, "retried only where nothing was processed, and a POST with no answer never"
+    assert tries == expected_tries, "a cancel POST goes out once: a 5xx or a lost answer is never resent"
+    assert "search_sms" in text, "the model is told how to see the current state"
     assert all(before[u] == 0 for u in uuids), "the faults hit before processing: nothing was cancelled"
     assert recovered["status"] == "cancelled" and recovered["cancelled"] == 4
     assert after == {**before, **dict.fromkeys(uuids, 6000)}
