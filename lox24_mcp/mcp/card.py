@@ -12,22 +12,24 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
+import pydantic_core
+from mcp.server.apps import Apps, ResourceCsp, Visibility, client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
 from lox24_mcp.lox24.trace import collect_request_ids
-from lox24_mcp.mcp.results import CancelResult, CancelStatus
-from lox24_mcp.ops.audit import AuditLog, AuditRecord, client_label, selection_summary
-from lox24_mcp.ops.card import MAX_SECRET_LENGTH, InvalidCardSecretError, execute_cancel, open_card_secret
+from lox24_mcp.mcp.results import CardDecisionResult
+from lox24_mcp.mcp.state import AppState, app_state, lox24
+from lox24_mcp.ops import cancel as cancel_ops
+from lox24_mcp.ops.audit import AuditRecord, client_label, selection_summary
+from lox24_mcp.ops.card import MAX_SECRET_LENGTH, InvalidCardSecretError, open_card_secret
 
 CARD_URI = "ui://lox24/confirm-cancel"
 CONFIRM_TOOL = "confirm_cancel_in_card"
@@ -43,7 +45,7 @@ def card_html() -> str:
     return resources.files("lox24_mcp.mcp").joinpath("ui", "confirm_cancel.html").read_text(encoding="utf-8")
 
 
-def client_renders_apps(ctx: Context[Any, Any]) -> bool:
+def client_renders_apps(ctx: Context[AppState, Any]) -> bool:
     """Whether this request's client declared the UI extension with the MCP App MIME type."""
     return client_supports_apps(ctx)
 
@@ -53,7 +55,7 @@ def tool_ui_meta() -> dict[str, Any]:
     return {"ui": {"resourceUri": CARD_URI}}
 
 
-def client_of(ctx: Context[Any, Any]) -> str | None:
+def client_of(ctx: Context[AppState, Any]) -> str | None:
     """The client's `name/version` for the audit trail (both protocol eras carry it when the client sends it)."""
     params = ctx.session.client_params
     info = params.client_info if params is not None else None
@@ -61,39 +63,31 @@ def client_of(ctx: Context[Any, Any]) -> str | None:
 
 
 def plain_result(result: BaseModel) -> CallToolResult:
-    """A structured result with the same JSON as text, as `MCPServer` builds them."""
-    structured = result.model_dump(mode="json", by_alias=True)
+    """A structured result with its JSON as text, exactly as `MCPServer` builds one from a returned model."""
     return CallToolResult(
-        content=[TextContent(type="text", text=json.dumps(structured, ensure_ascii=False))],
-        structured_content=structured,
+        content=[TextContent(type="text", text=pydantic_core.to_json(result, fallback=str, indent=2).decode())],
+        structured_content=result.model_dump(mode="json", by_alias=True),
     )
 
 
-def with_card_secret(result: BaseModel, *, secret: str) -> CallToolResult:
-    """A tool result whose `_meta` hands the card its secret; the model-facing parts do not contain it.
+def card_meta(secret: str) -> dict[str, Any]:
+    """The `_meta` that hands the card its secret (and names the tool to call); never put it elsewhere."""
+    return {META_KEY: {"tool": CONFIRM_TOOL, "secret": secret}}
 
-    `content` is the structured result as JSON text, as for every other result of this server.
-    """
-    structured = result.model_dump(mode="json", by_alias=True)
-    return CallToolResult(
-        content=[TextContent(type="text", text=json.dumps(structured, ensure_ascii=False))],
-        structured_content=structured,
-        meta={META_KEY: {"tool": CONFIRM_TOOL, "secret": secret}},
-    )
+
+def app_only_meta() -> dict[str, Any]:
+    """The `_meta` of `confirm_cancel_in_card`: bound to the card, callable by the app, hidden from the model."""
+    visibility: list[Visibility] = ["app"]
+    return {"ui": {"resourceUri": CARD_URI, "visibility": visibility}}
 
 
 def build_apps() -> Apps:
-    """The MCP Apps extension: the card's resource and the app-only tool its buttons call."""
+    """The MCP Apps extension: it advertises `io.modelcontextprotocol/ui` and serves the card.
+
+    The app-only tool is in the tool registry (`tools.TOOLS`) with `app_only_meta()`, so it gets the same
+    strict arguments and published schema as every other tool.
+    """
     apps = Apps()
-    apps.tool(
-        resource_uri=CARD_URI,
-        visibility=["app"],
-        name=CONFIRM_TOOL,
-        title="Confirmation card's button (not for models)",
-        annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
-        ),
-    )(confirm_cancel_in_card)
     apps.add_html_resource(
         CARD_URI,
         card_html(),
@@ -111,17 +105,17 @@ def build_apps() -> Apps:
 
 
 async def confirm_cancel_in_card(
-    ctx: Context[Any, Any],
-    confirmation: Annotated[str, Field(max_length=MAX_SECRET_LENGTH, description="The card's secret")],
-    decision: Annotated[Literal["cancel", "keep"], Field(description="The button the user clicked")],
-) -> CallToolResult:
-    """Called by the confirmation card when the user clicks; needs a secret only the card receives, never the model.
+    ctx: Context[AppState, Any],
+    confirmation: Annotated[str, Field(max_length=MAX_SECRET_LENGTH)],
+    decision: Literal["cancel", "keep"],
+) -> CardDecisionResult:
+    """Button of the confirmation card; needs a secret only the card receives.
 
-    Models: do not call this. Tell the user to click in the card shown with cancel_pending_sms's result.
+    Models: never call it; ask the user to click in the card.
     """
-    state = ctx.request_context.lifespan_context
-    client = state.client
-    audit: AuditLog = state.audit
+    state = app_state(ctx)
+    client = lox24(ctx)
+    audit = state.audit
     who = client_of(ctx)
     try:
         chosen = open_card_secret(state.signer, confirmation, account_id=client.account_id, base_url=client.base_url)
@@ -141,16 +135,10 @@ async def confirm_cancel_in_card(
     selection = selection_summary(chosen.filters, cancel_all_pending=chosen.cancel_all_pending)
     matched = chosen.claims.matched
 
-    def result(status: CancelStatus, message: str, cancelled: int = 0) -> CallToolResult:
-        data = CancelResult(
-            status=status,
-            matched=matched,
-            cancelled=cancelled,
-            filters=chosen.filters.summary(),
-            sandbox=state.sandbox,
-            message=message,
+    def result(status: Literal["cancelled", "declined"], message: str, cancelled: int = 0) -> CardDecisionResult:
+        return CardDecisionResult(
+            status=status, matched=matched, cancelled=cancelled, sandbox=state.sandbox, message=message
         )
-        return plain_result(data)
 
     if decision == "keep":
         await audit.record(
@@ -169,7 +157,7 @@ async def confirm_cancel_in_card(
         )
     with collect_request_ids() as request_ids:
         try:
-            cancelled = await execute_cancel(client, chosen.filters, preview_time=chosen.claims.preview_time)
+            cancelled = await cancel_ops.cancel(client, chosen.filters, preview_time=chosen.claims.preview_time)
         except Lox24Error as exc:
             await audit.record(
                 AuditRecord(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.server.mcpserver import Context
 
 from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import Policy, TokenSigner
 
 
@@ -19,6 +20,7 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
+    audit: AuditLog = field(default_factory=AuditLog)
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import SmsFilters
-from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
+from lox24_mcp.ops.cancel import cancel_scope
+from lox24_mcp.ops.confirm import Claims, ExpiredTokenError, InvalidTokenError, TokenSigner
 
 SCOPE_TAG = "card"
 MAX_SECRET_LENGTH = 4096
@@ -95,20 +95,12 @@ def open_card_secret(signer: TokenSigner, secret: str, *, account_id: str, base_
     scope = card_scope(account_id=account_id, base_url=base_url, filters=filters, cancel_all_pending=cancel_all_pending)
     try:
         claims = signer.verify(token, scope=scope)
-    except InvalidTokenError as exc:
-        if "expired" in str(exc):
-            raise InvalidCardSecretError(
-                "The confirmation card has expired. Nothing was cancelled. Call cancel_pending_sms again for a "
-                "fresh card, and click within its time.",
-                expired=True,
-            ) from None
+    except ExpiredTokenError:
+        raise InvalidCardSecretError(
+            "The confirmation card has expired. Nothing was cancelled. Call cancel_pending_sms again for a "
+            "fresh card, and click within its time.",
+            expired=True,
+        ) from None
+    except InvalidTokenError:
         raise forged from None
     return CardSelection(filters=filters, cancel_all_pending=cancel_all_pending, claims=claims)
-
-
-async def execute_cancel(client: Lox24Client, filters: SmsFilters, *, preview_time: int) -> int:
-    """Cancel exactly what was previewed at `preview_time`; returns LOX24's count."""
-    pending = pending_selection(filters, preview_time)
-    if pending is None:
-        return 0
-    return await client.cancel_sms(pending, allow_all=True)

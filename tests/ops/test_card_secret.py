@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lox24_mcp.lox24.models import SmsFilters
+from lox24_mcp.ops.cancel import cancel_scope
 from lox24_mcp.ops.card import InvalidCardSecretError, mint_card_secret, open_card_secret
-from lox24_mcp.ops.confirm import TokenSigner, cancel_scope
+from lox24_mcp.ops.confirm import TokenSigner
 
 KEY = b"k" * 32
 NOW = 1_800_000_000
