@@ -58,7 +58,7 @@ class AuditRecord:
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_json(self) -> str:
-        data = {key: value for key, value in asdict(self).items() if value is not None}
+        data = asdict(self)  # every key in every line, null where it does not apply
         return json.dumps({"time": data.pop("time"), **data}, ensure_ascii=False, separators=(",", ":"))
 
 

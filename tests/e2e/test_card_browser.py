@@ -184,7 +184,12 @@ async def card_in_browser(
     replace_secret: str | None = None,
 ) -> AsyncIterator[Rendered]:
     """Call cancel_pending_sms as a UI-capable client and render its result in the card."""
-    settings = Settings(api_token=SecretStr(DEMO_TOKEN), base_url=sandbox.url, secret=SecretStr(SECRET))
+    settings = Settings(
+        api_token=SecretStr(DEMO_TOKEN),
+        base_url=sandbox.url,
+        secret=SecretStr(SECRET),
+        audit_log=tmp_path / "audit.jsonl",
+    )
     server = create_server(settings, sandbox=True)
     ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
     async with Client(server, extensions=[ui]) as client, async_playwright() as pw:
@@ -269,6 +274,13 @@ def assert_no_csp_violations(console: list[str]) -> None:
     assert not violations, violations
 
 
+def audit_of(tmp_path: Path) -> list[tuple[str, str, int | None]]:
+    """(confirmation, outcome, cancelled) of each line of the audit file the server wrote."""
+    path = tmp_path / "audit.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [(line["confirmation"], line["outcome"], line["cancelled"]) for line in lines]
+
+
 def save_screenshot(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     if os.environ.get("UPDATE_SCREENSHOTS"):
@@ -311,6 +323,7 @@ async def test_a_click_on_cancel_cancels_exactly_the_previewed_sms(
         context = await card.page.evaluate("window.lox24ModelContext")
         assert f"cancelled {len(previewed)} SMS" in json.dumps(context)
         assert_no_csp_violations(card.console)
+    assert audit_of(tmp_path) == [("app_click", "cancelled", len(previewed))]
 
 
 async def test_keep_them_cancels_nothing(origins: Origins, sandbox: SandboxServer, tmp_path: Path) -> None:
@@ -326,6 +339,7 @@ async def test_keep_them_cancels_nothing(origins: Origins, sandbox: SandboxServe
         assert statuses(sandbox) == before
         assert card.forwarded[0]["arguments"]["decision"] == "keep"
         assert_no_csp_violations(card.console)
+    assert audit_of(tmp_path) == [("declined", "not_cancelled", None)]
 
 
 async def test_a_tampered_secret_is_refused_and_cancels_nothing(
@@ -342,6 +356,7 @@ async def test_a_tampered_secret_is_refused_and_cancels_nothing(
         await card.frame.get_by_role("button", name="Cancel 5 SMS").click()
         await card.frame.get_by_role("status").filter(has_text="not valid").wait_for()
         assert statuses(sandbox) == before
+    assert audit_of(tmp_path) == [("refused", "not_cancelled", None)]
 
 
 async def test_an_expired_secret_is_refused_and_cancels_nothing(
@@ -365,3 +380,4 @@ async def test_an_expired_secret_is_refused_and_cancels_nothing(
         await card.frame.get_by_role("button", name="Cancel 5 SMS").click()
         await card.frame.get_by_role("status").filter(has_text="has expired").wait_for()
         assert statuses(sandbox) == before
+    assert audit_of(tmp_path) == [("expired", "not_cancelled", None)]

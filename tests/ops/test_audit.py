@@ -45,7 +45,7 @@ async def test_each_record_is_one_fsynced_json_line_in_the_file_and_on_the_log(
     assert first["selection"] == "iso2=DE, phone=+49151•••••678"
     assert (first["confirmation"], first["outcome"], first["cancelled"]) == ("dialog", "cancelled", 3)
     assert first["client"] == "claude-code/2.1.80" and first["request_ids"] == ["abc123"]
-    assert (second["confirmation"], second["outcome"]) == ("declined", "not_cancelled") and "cancelled" not in second
+    assert (second["confirmation"], second["outcome"]) == ("declined", "not_cancelled") and second["cancelled"] is None
     assert [r.getMessage() for r in caplog.records] == lines
     assert "+4915112345678" not in path.read_text()
     assert path.stat().st_mode & 0o777 == 0o600
