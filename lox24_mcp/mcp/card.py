@@ -70,6 +70,14 @@ def plain_result(result: BaseModel) -> CallToolResult:
     )
 
 
+def unknown_outcome(exc: Lox24Error) -> str:
+    """The sentence for a cancel whose answer was lost: it may have happened, and it was not resent."""
+    return (
+        f"{exc} The outcome of this cancel is unknown: LOX24 may have cancelled them. It was not resent; "
+        "search_sms with the same filters (pending: not sent, status new) shows the current state."
+    )
+
+
 def card_meta(secret: str) -> dict[str, Any]:
     """The `_meta` that hands the card its secret (and names the tool to call); never put it elsewhere."""
     return {META_KEY: {"tool": CONFIRM_TOOL, "secret": secret}}
@@ -171,7 +179,8 @@ async def confirm_cancel_in_card(
                     reason=str(exc),
                 )
             )
-            raise ToolError(str(exc)) from exc
+            unknown = isinstance(exc, Lox24OutcomeUnknownError)
+            raise ToolError(unknown_outcome(exc) if unknown else str(exc)) from exc
     await audit.record(
         AuditRecord(
             operation="cancel_sms",

@@ -45,7 +45,7 @@ class CardDecisionResult(_Result):
 
 
 class SearchResult(_Result):
-    total: int
+    total: int | None = Field(description="All matches; null: LOX24 gave no total")
     page: int
     items: list[SmsSample]
 

@@ -33,6 +33,7 @@ from lox24_mcp.mcp.card import (
     confirm_cancel_in_card,
     plain_result,
     tool_ui_meta,
+    unknown_outcome,
 )
 from lox24_mcp.mcp.results import (
     CancelResult,
@@ -166,6 +167,12 @@ async def preview_cancel(
     if isinstance(decision, NeedCount):
         with lox24_errors():
             counted = await cancel_ops.preview(lox24(ctx), selection, preview_time=preview_time)
+        if not counted.exact:
+            raise ToolError(
+                f"LOX24 gave no total, and at least {counted.matched} pending SMS match: more than this server "
+                "counts one by one, so it cannot show the user a real count. Nothing was cancelled. Narrow the "
+                "filters (e.g. delivery_at, callback_data, iso2) and try again."
+            )
         decision = plan(state.confirm, caps, token, counted.matched, operation="cancellations")
     if isinstance(decision, Refuse):
         await _audit(
@@ -302,18 +309,18 @@ async def cancel_pending_sms(
         try:
             cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
         except Lox24Error as exc:
-            outcome: Outcome = "unknown" if isinstance(exc, Lox24OutcomeUnknownError) else "failed"
+            unknown = isinstance(exc, Lox24OutcomeUnknownError)
             await _audit(
                 ctx,
                 selection,
                 cancel_all_pending,
                 counted.matched,
                 how,
-                outcome,
+                "unknown" if unknown else "failed",
                 request_ids=request_ids,
                 reason=str(exc),
             )
-            raise ToolError(str(exc)) from exc
+            raise ToolError(unknown_outcome(exc) if unknown else str(exc)) from exc
     await _audit(
         ctx,
         selection,
