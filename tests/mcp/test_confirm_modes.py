@@ -28,7 +28,7 @@ from lox24_mcp.mcp.card import CARD_PROMPT, CARD_URI, CONFIRM_TOOL, META_KEY
 from lox24_mcp.ops.cancel import cancel_scope
 from lox24_mcp.ops.card import mint_card_secret
 from lox24_mcp.ops.confirm import TokenSigner
-from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
+from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -295,3 +295,20 @@ async def test_every_client_gets_the_same_tool_list_and_the_card_resource(
 def test_an_unwritable_audit_log_stops_the_server_at_start(empty_sandbox: SandboxServer, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         make_server(empty_sandbox, tmp_path / "no-such-dir" / "audit.jsonl")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_click_whose_answer_is_lost_is_unknown_in_the_result_and_the_audit(
+    empty_sandbox: SandboxServer, tmp_path: Path, mode: str
+) -> None:
+    uuids = schedule(empty_sandbox)
+    audit = tmp_path / "audit.jsonl"
+    async with Client(make_server(empty_sandbox, audit), mode=mode, extensions=[UI]) as client:
+        secret = secret_of(await client.call_tool("cancel_pending_sms", TAG))
+        empty_sandbox.state.faults = Faults(after_rate=1.0, after_status=502, only_paths=("/sms/ops/batch_cancel",))
+        clicked = await client.call_tool(CONFIRM_TOOL, {"confirmation": secret, "decision": "cancel"})
+    assert clicked.is_error and "may have cancelled" in text_of(clicked) and "search_sms" in text_of(clicked)
+    assert pending(empty_sandbox, uuids) == 0, "the sandbox did the work; only the answer was lost"
+    [line] = audit_lines(audit)
+    assert (line["confirmation"], line["outcome"], line["cancelled"]) == ("app_click", "unknown", None)
+    assert line["request_ids"], "LOX24's request id of the lost answer is kept"
