@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,10 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
+    clock: Callable[[], float] = field(default=time.time)
+    """This host's wall clock, unix seconds (injectable for tests)."""
     audit: AuditLog = field(default_factory=AuditLog)
+    """The audit trail of destructive decisions."""
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:

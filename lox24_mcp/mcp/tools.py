@@ -162,7 +162,7 @@ async def preview_cancel(
         except InvalidTokenError as exc:
             token = exc
     decision = plan(state.confirm, caps, token, None, operation="cancellations")
-    preview_time = int(datetime.now(UTC).timestamp())
+    preview_time = int(state.clock())
     counted = cancel_ops.Preview(0, preview_time)
     if isinstance(decision, NeedCount):
         with lox24_errors():
@@ -195,13 +195,18 @@ async def ask_user(
 ) -> CancelConfirmation | Elicit[CancelConfirmation]:
     """Resolver: ask the user in a dialog when the plan says so.
 
-    The question depends only on the filters and what LOX24 counted, so it stays the same across
-    the rounds of a 2026-07-28 call.
+    The question depends only on the filters and what LOX24 counted (the count and the newest matching
+    SMS), so it stays the same across the rounds of a 2026-07-28 call while the selection does; if an
+    SMS joins it (even when another left), the question changes and the user is asked again: a
+    resent yes never covers more than was shown.
     """
     if not isinstance(preview.plan, AskInDialog):
         return CancelConfirmation(confirm=isinstance(preview.plan, Proceed))
     counted = preview.preview
-    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}?"]
+    newest = ""
+    if counted.newest_created:  # to the second: it is what binds a resent answer to this selection
+        newest = f" (the newest created {datetime.fromtimestamp(counted.newest_created, UTC):%Y-%m-%d %H:%M:%S} UTC)"
+    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}{newest}?"]
     lines += [f"• {mask(s.phone)} at {_when(s.delivery_at)}: {s.text[:40]!r}" for s in counted.sample[:3]]
     if counted.matched > 3:
         lines.append(f"… and {counted.matched - 3} more.")
