@@ -122,6 +122,9 @@ async def test_a_ui_client_without_dialogs_gets_the_card_and_no_usable_token(
 
         clicked = await client.call_tool(CONFIRM_TOOL, {"confirmation": secret, "decision": "cancel"})
         assert (data_of(clicked)["status"], data_of(clicked)["cancelled"]) == ("cancelled", 3)
+        # What the model sees next: search_sms shows the outcome of the user's click.
+        found = data_of(await client.call_tool("search_sms", TAG))
+        assert found["total"] == 3 and all(item["status_code"] != 0 for item in found["items"])
     assert pending(empty_sandbox, uuids) == 0
     [line] = audit_lines(audit)
     assert (line["confirmation"], line["outcome"], line["cancelled"], line["matched"]) == (
