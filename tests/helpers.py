@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx2
 from mcp.client import ClientRequestContext
 from mcp.client.session import ElicitationFnT
 from mcp.types import (
@@ -24,7 +27,8 @@ from mcp.types import (
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.lox24.client import RetryPolicy
+from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
+from lox24_mcp.lox24.errors import Lox24APIStatusError
 from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.ops.cancel import cancel_scope
 from lox24_mcp.ops.confirm import TokenSigner
@@ -115,3 +119,60 @@ def wire_outcomes(sent: dict[tuple[str, ...], list[int]]) -> tuple[set[str], set
         else:
             rejected.update(batch)
     return processed, unknown, rejected
+
+
+# ----------------------------------------------------------------------------- LOX24 answers without the network
+
+
+#: The request id every mocked LOX24 answer carries.
+REQUEST_ID = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
+
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+@asynccontextmanager
+async def mocked(
+    handler: Handler, *, retry: RetryPolicy = FAST_RETRY, clock: Callable[[], float] | None = None
+) -> AsyncIterator[Lox24Client]:
+    """A client whose HTTP goes to `handler` instead of the network."""
+    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
+        yield Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://lox24.test", http_client=http, retry=retry, **extra)
+
+
+def sequence(*responses: httpx2.Response | Exception) -> tuple[Handler, list[httpx2.Request]]:
+    """A MockTransport handler answering with `responses` in turn (the last one repeats), and its request log."""
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        answer = responses[min(len(seen), len(responses)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return handler, seen
+
+
+def ok_page(*members: dict[str, Any], total: int | None = None) -> httpx2.Response:
+    body = {"hydra:member": list(members), "hydra:totalItems": len(members) if total is None else total}
+    return httpx2.Response(200, json=body, headers={"X-LOX24-REQUEST-ID": REQUEST_ID})
+
+
+def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx2.Response:
+    all_headers = {"X-LOX24-REQUEST-ID": REQUEST_ID, **(headers or {})}
+    if isinstance(body, bytes):
+        return httpx2.Response(code, content=body, headers=all_headers)
+    return httpx2.Response(code, json=body, headers=all_headers)
+
+
+def assert_actionable(exc: Lox24APIStatusError, code: int) -> None:
+    """`str(exc)` names the status, the request id and what to do next."""
+    text = str(exc)
+    assert exc.status_code == code
+    assert exc.request_id is not None
+    assert f"HTTP {code}" in text
+    assert exc.request_id in text
+    assert text.rstrip().endswith(".")
+    assert exc.advice in text
+    assert exc.advice.strip()

@@ -32,23 +32,18 @@ from lox24_mcp.lox24.errors import (
     Lox24ResponseError,
     NotFoundError,
     PayloadTooLargeError,
-    PaymentRequiredError,
-    PermissionDeniedError,
     RateLimitError,
     ServerError,
-    UnprocessableEntityError,
 )
 from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, RecordedRequest, SandboxServer, SandboxState
-from tests.helpers import FAST_RETRY
+from tests.helpers import FAST_RETRY, REQUEST_ID, assert_actionable, mocked, ok_page, sequence, status
 
 pytestmark = pytest.mark.anyio
 
 WRONG_TOKEN = "1000001:not-the-sandbox-key"
-REQUEST_ID = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
 NOW = 1_795_503_600
 ONE_DAY = 86_400
-Handler = Callable[[httpx2.Request], httpx2.Response]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -76,16 +71,6 @@ async def lox24(
         yield client
 
 
-@asynccontextmanager
-async def mocked(
-    handler: Handler, *, retry: RetryPolicy = FAST_RETRY, clock: Callable[[], float] | None = None
-) -> AsyncIterator[Lox24Client]:
-    """A client whose HTTP goes to `handler` instead of the network."""
-    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
-    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
-        yield Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://lox24.test", http_client=http, retry=retry, **extra)
-
-
 def pairs(request: RecordedRequest) -> list[tuple[str, str]]:
     return parse_qsl(request.query, keep_blank_values=True)
 
@@ -108,32 +93,6 @@ class FakeClock:
         return self.now
 
 
-def sequence(*responses: httpx2.Response | Exception) -> tuple[Handler, list[httpx2.Request]]:
-    """A MockTransport handler answering with `responses` in turn (the last one repeats), and its request log."""
-    seen: list[httpx2.Request] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        answer = responses[min(len(seen), len(responses)) - 1]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return handler, seen
-
-
-def ok_page(*members: dict[str, Any], total: int | None = None) -> httpx2.Response:
-    body = {"hydra:member": list(members), "hydra:totalItems": len(members) if total is None else total}
-    return httpx2.Response(200, json=body, headers={"X-LOX24-REQUEST-ID": REQUEST_ID})
-
-
-def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx2.Response:
-    all_headers = {"X-LOX24-REQUEST-ID": REQUEST_ID, **(headers or {})}
-    if isinstance(body, bytes):
-        return httpx2.Response(code, content=body, headers=all_headers)
-    return httpx2.Response(code, json=body, headers=all_headers)
-
-
 def pending(server: SandboxServer, count: int, *, tag: str, iso2: str = "DE") -> list[str]:
     """`count` SMS scheduled for tomorrow (pending) with callback_data `tag`; their uuids."""
     now = server.state.now()
@@ -148,18 +107,6 @@ def pending(server: SandboxServer, count: int, *, tag: str, iso2: str = "DE") ->
         )["uuid"]
         for i in range(count)
     ]
-
-
-def assert_actionable(exc: Lox24APIStatusError, code: int) -> None:
-    """`str(exc)` names the status, the request id and what to do next."""
-    text = str(exc)
-    assert exc.status_code == code
-    assert exc.request_id is not None
-    assert f"HTTP {code}" in text
-    assert exc.request_id in text
-    assert text.rstrip().endswith(".")
-    assert exc.advice in text
-    assert exc.advice.strip()
 
 
 # ----------------------------------------------------------------------------- what the server receives
@@ -522,86 +469,6 @@ async def test_ip_lockout_after_repeated_bad_logins_is_rate_limit_error(sandbox:
 
 
 # ----------------------------------------------------------------------------- error mapping: mocked statuses
-
-VIOLATIONS = {
-    "type": "https://tools.ietf.org/html/rfc2616#section-10",
-    "title": "An error occurred",
-    "detail": "",
-    "violations": [
-        {"propertyPath": "phone", "message": "This value is not a valid phone number.", "code": "x"},
-        {"propertyPath": "callback_data", "message": "This value is too long.", "code": "y"},
-    ],
-}
-
-
-@pytest.mark.parametrize(
-    ("code", "body", "cls", "expected_detail", "in_text"),
-    [
-        (400, {"detail": "service_code: invalid"}, BadRequestError, "service_code: invalid", "nothing was changed"),
-        (402, {"title": "Payment Required", "detail": "Not enough balance"}, PaymentRequiredError, None, "Top up"),
-        (403, {"detail": "Account not activated"}, PermissionDeniedError, None, "not be activated"),
-        (404, {"detail": "Not Found"}, NotFoundError, None, "list what exists"),
-        (409, {"detail": "Conflict"}, Lox24APIStatusError, None, "try again"),
-        (413, b"<html>too big</html>", PayloadTooLargeError, None, "fewer items"),
-        (422, VIOLATIONS, UnprocessableEntityError, None, "phone: This value is not a valid phone number"),
-        (500, b"<html><body>Internal Server Error</body></html>", ServerError, None, "contact LOX24 support"),
-        (501, {"detail": "nope"}, ServerError, None, "Try again in a few minutes"),
-        (
-            400,
-            {
-                "@context": "/contexts/Error",
-                "@type": "hydra:Error",
-                "hydra:title": "An error occurred",
-                "hydra:description": "uuid: This is not a valid UUID.",
-            },
-            BadRequestError,
-            "uuid: This is not a valid UUID.",
-            "uuid: This is not a valid UUID",
-        ),
-        (403, {"hydra:title": "Forbidden"}, PermissionDeniedError, "Forbidden", "Forbidden"),
-        (400, {"title": "An error occurred"}, BadRequestError, None, "HTTP 400"),
-        (400, b"", BadRequestError, None, "HTTP 400"),
-        (400, ["not", "an", "object"], BadRequestError, None, "HTTP 400"),
-    ],
-)
-async def test_error_status_maps_to_its_exception_with_status_request_id_and_advice(
-    code: int, body: Any, cls: type[Lox24APIStatusError], expected_detail: str | None, in_text: str
-) -> None:
-    handler, seen = sequence(status(code, body))
-    async with mocked(handler) as client:
-        with pytest.raises(Lox24APIStatusError) as info:
-            await client.search_sms(SmsFilters(iso2="DE"))
-    exc = info.value
-    assert type(exc) is cls
-    assert_actionable(exc, code)
-    assert exc.request_id == REQUEST_ID
-    assert in_text in str(exc)
-    assert "searching SMS" in str(exc)
-    if expected_detail is not None:
-        assert exc.detail == expected_detail
-    assert len(seen) == 1  # none of these is retried
-
-
-async def test_unprocessable_entity_lists_every_violation() -> None:
-    handler, _ = sequence(status(422, VIOLATIONS))
-    async with mocked(handler) as client:
-        with pytest.raises(UnprocessableEntityError) as info:
-            await client.add_phones(5, [{"phone": "x"}])
-    assert info.value.violations == [
-        ("phone", "This value is not a valid phone number."),
-        ("callback_data", "This value is too long."),
-    ]
-    assert "callback_data: This value is too long" in str(info.value)
-
-
-async def test_error_without_request_id_still_reads_well() -> None:
-    handler, _ = sequence(httpx2.Response(404, json={"detail": "Not Found"}))
-    async with mocked(handler) as client:
-        with pytest.raises(NotFoundError) as info:
-            await client.list_groups()
-    assert info.value.request_id is None
-    assert "HTTP 404" in str(info.value)
-    assert "request id" not in str(info.value)
 
 
 @pytest.mark.parametrize("body", [b"<html>oops</html>", b"", b"{not json"])
