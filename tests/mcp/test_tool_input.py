@@ -185,12 +185,19 @@ def check_result(tool: str, result: CallToolResult) -> None:
 
 
 @pytest.fixture(scope="module")
-def hostile() -> Iterator[tuple[SandboxServer, MCPServer[AppState]]]:
-    """The demo sandbox and one server over it, shared by every test of this module: none of them can cancel
-    anything, and the contacts some of them add change nothing the others check."""
+def hostile_sandbox() -> Iterator[SandboxServer]:
+    """The demo sandbox, shared by every test of this module: none of them can cancel anything, and the
+    contacts some of them add change nothing the others check."""
     with SandboxServer(SandboxState()) as sandbox:
-        settings_ = Settings(api_token=SecretStr(DEMO_TOKEN), base_url=sandbox.url, secret=SecretStr(SECRET))
-        yield sandbox, create_server(settings_, sandbox=True)
+        yield sandbox
+
+
+@pytest.fixture
+def hostile(hostile_sandbox: SandboxServer) -> tuple[SandboxServer, MCPServer[AppState]]:
+    """The shared sandbox and a server of this test's own (a server remembers its previews), shared by every
+    example of the test."""
+    settings_ = Settings(api_token=SecretStr(DEMO_TOKEN), base_url=hostile_sandbox.url, secret=SecretStr(SECRET))
+    return hostile_sandbox, create_server(settings_, sandbox=True)
 
 
 async def call(
@@ -675,5 +682,8 @@ async def test_a_filter_reading_null_is_not_dropped(
     if result.is_error:
         assert seen == []
         return
-    (search,) = [r for r in seen if r.path == "/sms"]
-    assert pair in parse_qsl(search.query, keep_blank_values=True), search.query
+    # A cancel preview may search twice (again with LOX24's clock, when its Date is behind this host's).
+    searches = [r for r in seen if r.path == "/sms"]
+    assert searches
+    for search in searches:
+        assert pair in parse_qsl(search.query, keep_blank_values=True), search.query
