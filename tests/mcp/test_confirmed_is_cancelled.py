@@ -42,6 +42,7 @@ def test_joined_values_cannot_forge_another_selection() -> None:
 TEXT = st.text(alphabet='ab&=|,[]{}":x ', min_size=1, max_size=8)
 
 
+@pytest.mark.hypothesis
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(["callback_data", "text", "sender_id"]), TEXT, max_size=3), st.data())
 def test_no_two_different_selections_share_a_scope(first: dict[str, str], data: st.DataObject) -> None:
