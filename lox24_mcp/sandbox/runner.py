@@ -84,18 +84,24 @@ class _Server(uvicorn.Server):
                 await asyncio.wait_for(self._wake.wait(), 0.1)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # A connection accepted a moment ago registers itself (connection_made) only on the next loop turn.
+        await asyncio.sleep(0)
         if self.server_state.connections or self.server_state.tasks:
             await super().shutdown(sockets=sockets)
-            return
-        # Nothing in flight: uvicorn's fixed 0.1 s grace sleep for open connections has nothing to wait for,
-        # and skipping it makes a test suite that starts a sandbox per test noticeably faster.
-        for server in self.servers:
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        for server in self.servers:
-            await server.wait_closed()
-        await self.lifespan.shutdown()
+        else:
+            # Nothing in flight: uvicorn's fixed 0.1 s grace sleep for open connections has nothing to wait
+            # for, and skipping it makes a test suite that starts a sandbox per test noticeably faster.
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            for server in self.servers:
+                await server.wait_closed()
+            await self.lifespan.shutdown()
+        # A closed transport releases its socket in a callback (connection_lost); let those run before the
+        # loop ends, or the sockets are left for the garbage collector (a ResourceWarning).
+        for _ in range(2):
+            await asyncio.sleep(0)
 
     def request_exit(self) -> None:
         """Ask the server to stop; safe from any thread."""
