@@ -775,21 +775,21 @@ def test_requests_are_recorded_raw_and_in_order(blank: SandboxServer) -> None:
 
 
 def test_seed_data_is_relative_to_the_clock() -> None:
-    state = SandboxState(clock=FakeClock())
-    sms = state.all_sms()
-    pending = [s for s in sms if not s["is_sent"] and s["status_code"] == 0]
-    campaign = [s for s in pending if s["callback_data"] == "spring-sale"]
-    assert len(pending) == 12 and len(campaign) == 5 and len({s["bulk_id"] for s in campaign}) == 1
-    assert {s["iso2"] for s in pending} >= {"DE", "AT", "CH", "ES", "FR"}
-    assert all(s["delivery_at"] > NOW for s in pending)
-    assert len([s for s in sms if s["is_sent"]]) == 6 and [s["status_code"] for s in sms].count(6000) == 1
-    assert all(s["created_at"] <= NOW for s in sms)
-    assert [g["name"] for g in state.groups()] == ["VIP customers", "Newsletter", "Staff"]
+    with SandboxState(clock=FakeClock()) as state:
+        sms = state.all_sms()
+        pending = [s for s in sms if not s["is_sent"] and s["status_code"] == 0]
+        campaign = [s for s in pending if s["callback_data"] == "spring-sale"]
+        assert len(pending) == 12 and len(campaign) == 5 and len({s["bulk_id"] for s in campaign}) == 1
+        assert {s["iso2"] for s in pending} >= {"DE", "AT", "CH", "ES", "FR"}
+        assert all(s["delivery_at"] > NOW for s in pending)
+        assert len([s for s in sms if s["is_sent"]]) == 6 and [s["status_code"] for s in sms].count(6000) == 1
+        assert all(s["created_at"] <= NOW for s in sms)
+        assert [g["name"] for g in state.groups()] == ["VIP customers", "Newsletter", "Staff"]
 
 
 def test_state_helpers_raise_key_error_for_unknown_ids() -> None:
-    state = SandboxState(seed_demo_data=False)
-    with pytest.raises(KeyError):
-        state.sms("00000000-0000-0000-0000-000000000000")
-    with pytest.raises(KeyError):
-        state.group_phones(1)
+    with SandboxState(seed_demo_data=False) as state:
+        with pytest.raises(KeyError):
+            state.sms("00000000-0000-0000-0000-000000000000")
+        with pytest.raises(KeyError):
+            state.group_phones(1)
