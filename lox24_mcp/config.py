@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import tzinfo
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from lox24_mcp.lox24.times import InvalidZoneError, load_zone, machine_zone
 
 DEFAULT_BASE_URL = "https://api.lox24.eu"
 
@@ -27,6 +30,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_TIMEZONE": "timezone",
 }
 
 
@@ -53,6 +57,24 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone for reading and showing times (e.g. Europe/Berlin); unset: the machine's zone.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(load_zone(value).key)
+        except InvalidZoneError as exc:
+            raise ValueError(str(exc)) from None
+
+    def zone(self) -> tzinfo:
+        """The zone times are read and shown in: `timezone`, or the machine's local zone."""
+        return load_zone(self.timezone) if self.timezone else machine_zone()
 
     @field_validator("api_token", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lox24_mcp.lox24.models import SmsFilters, TimeRange
+from lox24_mcp.ops.present import only_pending
 
 FORMAT_TAG = "c1"
 
@@ -67,10 +68,7 @@ def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | No
         if created >= preview_time:
             return None
         bounded = created
-    update: dict[str, object] = {"is_sent": False, "created_at": bounded}
-    if filters.status_code is None:
-        update["status_code"] = 0
-    return filters.model_copy(update=update)
+    return only_pending(filters.model_copy(update={"created_at": bounded}))
 
 
 def cancel_scope(*, account_id: str, base_url: str, filters: SmsFilters, cancel_all_pending: bool) -> str:
