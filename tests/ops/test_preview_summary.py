@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.client import NO_RETRY, Lox24Client, RetryPolicy
 from lox24_mcp.lox24.models import Sms, SmsFilters
 from lox24_mcp.lox24.times import day_bounds, local_day, zone_override
 from lox24_mcp.ops.confirm import pending_selection
@@ -26,7 +26,6 @@ from lox24_mcp.ops.summary import (
 )
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer, SandboxState
 from lox24_mcp.sandbox.seed import SPRING_SALE_BULK_ID
-from tests.conftest import FAST_RETRY
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +49,9 @@ def small_pages() -> Iterator[SandboxServer]:
 @pytest.fixture
 async def api(small_pages: SandboxServer) -> AsyncIterator[Lox24Client]:
     async with httpx2.AsyncClient(timeout=5.0) as http:
-        yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=small_pages.url, http_client=http, retry=FAST_RETRY)
+        yield Lox24Client(
+            SecretStr(DEMO_TOKEN), base_url=small_pages.url, http_client=http, retry=RetryPolicy(attempts=1)
+        )
 
 
 def tomorrow() -> dict[str, int]:
@@ -122,7 +123,7 @@ async def test_the_summary_counts_all_matched_sms_by_day_country_tag_and_text(ap
     assert summary.by_country == {"DE": 5, "AT": 2, "CH": 2, "FR": 2, "ES": 1}
     assert summary.by_callback_data["spring-sale"] == 5
     assert summary.by_callback_data["(none)"] == 3
-    assert list(summary.texts)[0].startswith("Spring sale: 20% off everything")
+    assert next(iter(summary.texts)).startswith("Spring sale: 20% off everything")
     assert summary.texts[next(iter(summary.texts))] == 5
     assert all(len(text) <= 60 for text in summary.texts)
     assert summary.span() == "from Tue 2026-12-01 09:00 +01:00 to Mon 2026-12-07 10:00 +01:00"
@@ -130,7 +131,7 @@ async def test_the_summary_counts_all_matched_sms_by_day_country_tag_and_text(ap
 
 
 async def test_one_day_is_counted_by_hour(api: Lox24Client) -> None:
-    found = await collect(api, only_pending(SmsFilters(delivery_at=tomorrow())))
+    found = await collect(api, only_pending(SmsFilters.model_validate({"delivery_at": tomorrow()})))
     summary = summarise(found.items, found.total)
     assert summary.by_hour == {"09:00": 7, "14:00": 2}
     assert summary.span() == "from Tue 2026-12-01 09:00 +01:00 to 14:00"
@@ -161,7 +162,7 @@ async def test_a_tag_that_only_one_reminder_carries_is_noticed(api: Lox24Client)
 
 
 async def test_a_day_filter_that_leaves_out_part_of_a_campaign_is_noticed(api: Lox24Client) -> None:
-    selection = SmsFilters(bulk=SPRING_SALE_BULK_ID, iso2=["DE", "AT"])
+    selection = SmsFilters.model_validate({"bulk": SPRING_SALE_BULK_ID, "iso2": ["DE", "AT"]})
     found = await collect(api, only_pending(selection))
     assert found.total == 3
     lines = await lookalikes(api, selection, found.items)
