@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from lox24_mcp.lox24.client import NO_RETRY, Lox24Client, RetryPolicy
+from lox24_mcp.lox24.client import NO_RETRY, Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters
 from lox24_mcp.lox24.times import day_bounds, local_day, zone_override
 from lox24_mcp.ops.confirm import pending_selection
@@ -49,9 +49,7 @@ def small_pages() -> Iterator[SandboxServer]:
 @pytest.fixture
 async def api(small_pages: SandboxServer) -> AsyncIterator[Lox24Client]:
     async with httpx2.AsyncClient(timeout=5.0) as http:
-        yield Lox24Client(
-            SecretStr(DEMO_TOKEN), base_url=small_pages.url, http_client=http, retry=RetryPolicy(attempts=1)
-        )
+        yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=small_pages.url, http_client=http, retry=NO_RETRY)
 
 
 def tomorrow() -> dict[str, int]:
