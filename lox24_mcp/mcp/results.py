@@ -14,10 +14,29 @@ class _Result(BaseModel):
 class SmsSample(BaseModel):
     uuid: str
     phone: str = Field(description="Masked unless show_full_phone")
-    delivery_at: int | None = Field(default=None, description="Send time, unix s (0: at once)")
-    text: str
+    iso2: str | None = None
+    status: str = Field(description="scheduled|sending|sent|delivered|undelivered|failed|cancelled")
     status_code: int | None = None
+    dlr_code: int | None = None
+    delivery_at: int | None = Field(default=None, description="Unix s (0: at once)")
+    delivery_local: str
+    gateway_sent_at: int | None = None
+    sent_local: str
+    text: str
     callback_data: str | None = None
+
+
+class PreviewSummary(BaseModel):
+    """Counts over every matched SMS (up to 5,000 read)."""
+
+    counted: int
+    partial: bool = Field(description="More matched than were read")
+    span: str
+    by_day: dict[str, int]
+    by_hour: dict[str, int] | None = Field(default=None, description="When all on one day")
+    by_country: dict[str, int]
+    by_callback_data: dict[str, int]
+    texts: dict[str, int] = Field(description="First 60 chars: count")
 
 
 CancelStatus = Literal["cancelled", "confirmation_required", "declined", "nothing_to_cancel"]
@@ -25,19 +44,27 @@ CancelStatus = Literal["cancelled", "confirmation_required", "declined", "nothin
 
 class CancelResult(_Result):
     status: CancelStatus
+    now: str
     matched: int = Field(description="Pending SMS matched at preview")
     cancelled: int = Field(default=0, description="As counted by LOX24")
     filters: str
+    summary: PreviewSummary | None = None
+    left_out: list[str] = Field(default_factory=list, description="Look-alike pending SMS not matched")
     sample: list[SmsSample] = Field(default_factory=list)
     confirmation_token: str | None = Field(default=None, description="Only after the user says yes: call again with it")
     expires_at: int | None = None
+    expires_local: str | None = None
     message: str
 
 
 class SearchResult(_Result):
+    now: str
     total: int
     page: int
+    page_size: int
+    has_more: bool
     items: list[SmsSample]
+    message: str
 
 
 class GroupInfo(BaseModel):
