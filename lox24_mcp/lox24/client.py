@@ -226,7 +226,9 @@ class Lox24Client:
         data = _json(response)
         members, total = _collection(data, response)
         items = [Sms.model_validate(m) for m in members]
-        return SmsPage(total=total if total is not None else len(items), page=page, items=items)
+        return SmsPage(
+            total=total if total is not None else len(items), page=page, items=items, has_next=_has_next(data)
+        )
 
     async def cancel_sms(self, filters: SmsFilters, *, allow_all: bool = False) -> int:
         """`POST /sms/ops/batch_cancel`: stop the unsent SMS matching `filters`; returns LOX24's count.
@@ -407,6 +409,16 @@ def _collection(data: Any, response: httpx2.Response) -> tuple[list[Any], int | 
         "LOX24 answered with an unexpected shape (no list of results); try again later.",
         request_id=response.headers.get(REQUEST_ID_HEADER),
     )
+
+
+def _has_next(data: Any) -> bool | None:
+    """Whether JSON-LD's `hydra:view` links a next page; None when the answer has no view."""
+    if not isinstance(data, dict):
+        return None
+    view = data.get("hydra:view", data.get("view"))
+    if not isinstance(view, dict):
+        return None
+    return bool(view.get("hydra:next", view.get("next")))
 
 
 def _error_text(body: Any) -> tuple[str | None, list[tuple[str, str]]]:

@@ -238,8 +238,6 @@ class CountRange(_Range):
 
 
 _MANY = Field(min_length=1, max_length=MAX_LIST)
-_ONE_OR_LIST = "value or list"
-_RANGED = "value, list or {gte,lte,gt,lt}"
 
 
 def _one_or_many(value: Any) -> str:
@@ -320,23 +318,21 @@ class SmsFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    uuid: Uuids | None = _opt(f"SMS id(s); {_ONE_OR_LIST}")
+    uuid: Uuids | None = _opt("SMS id(s)")
     bulk: Uuids | None = _opt("Bulk id(s) (bulk_id)")
     callback_data: CallbackDatas | None = _opt("Your tag(s), e.g. 'spring-sale'")
     iso2: Iso2s | None = _opt("Country, ISO alpha-2: 'DE' or ['DE','AT']")
-    phone: PhonePart | None = _opt("Number, partial: '+49151'")
+    phone: PhonePart | None = _opt("Number or its start, any notation: '+49151'")
     text: TextPart | None = _opt("Text, partial, any case")
     sender_id: SenderPart | None = _opt("Partial")
-    status_code: StatusCodes | None = _opt("0 new, 100 sent, 410/6000 stopped, 208/400/2000/3000/5000 failed")
-    dlr_code: DlrCodes | None = _opt(
-        "Delivery report: 0 none, 1 delivered, 2 queued, 4 en route, 8 expired, 16 rejected"
-    )
-    delivery_at: TimeFilter | None = _opt(f"Scheduled send time; {_RANGED}")
-    created_at: TimeFilter | None = _opt(f"Creation time; {_RANGED}")
-    gateway_sent_at: TimeFilter | None = _opt(f"Time handed to the operator; {_RANGED}")
-    chars_count: CountFilter | None = _opt(f"Text length; {_RANGED}")
-    parts_count: CountFilter | None = _opt(f"SMS parts; {_RANGED}")
-    source: CountFilter | None = _opt(f"Your numeric source id; {_RANGED}")
+    status_code: StatusCodes | None = _opt("0 new, 100 sent, 410/6000 cancelled, others failed")
+    dlr_code: DlrCodes | None = _opt("1 delivered, 2 queued, 4 en route, 8 expired, 16 rejected")
+    delivery_at: TimeFilter | None = _opt("Scheduled send time")
+    created_at: TimeFilter | None = _opt("Creation time")
+    gateway_sent_at: TimeFilter | None = _opt("Time handed to the operator")
+    chars_count: CountFilter | None = _opt("Text length")
+    parts_count: CountFilter | None = _opt("SMS parts")
+    source: CountFilter | None = _opt("Your numeric source id")
     key_id: KeyIds | None = _opt("API key id(s)")
     ip: IpPart | None = _opt("Sender IP, partial")
     is_unicode: bool | None = _opt(None)
@@ -494,6 +490,24 @@ class SmsPage(BaseModel):
     total: int
     page: int
     items: list[Sms]
+    #: Whether LOX24 links a next page (JSON-LD `hydra:view`); None when it did not say.
+    has_next: bool | None = None
+
+    @property
+    def has_more(self) -> bool:
+        """More pages after this one: LOX24's link if it gave one, else whether the pages so far hold fewer than the
+        total (assuming every page before this one was as full as this one)."""
+        if self.has_next is not None:
+            return self.has_next
+        return bool(self.items) and self.page * len(self.items) < self.total
+
+    @property
+    def page_size(self) -> int:
+        """Items per page as LOX24 pages this listing: this page's count, or on a short last page what the pages
+        before it held."""
+        if self.page > 1 and not self.has_more and self.items:
+            return max(len(self.items), (self.total - len(self.items)) // (self.page - 1))
+        return len(self.items)
 
 
 class Group(BaseModel):

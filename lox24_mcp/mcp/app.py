@@ -10,6 +10,7 @@ import inspect
 import json
 import logging
 import secrets
+import time
 import typing
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -41,7 +42,7 @@ from lox24_mcp.config import ConfirmPolicy, Settings
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.errors import Lox24Error
 from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters, compact_schema
-from lox24_mcp.lox24.phones import mask
+from lox24_mcp.lox24.times import configure_zone, format_local, now_local, short_local
 from lox24_mcp.mcp.prompts import load_prompts
 from lox24_mcp.mcp.results import (
     CancelResult,
@@ -49,11 +50,24 @@ from lox24_mcp.mcp.results import (
     GroupInfo,
     GroupsResult,
     ImportResult,
+    PendingSample,
+    PreviewSummary,
     SearchResult,
     SmsSample,
 )
 from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
 from lox24_mcp.ops.importer import import_phones
+from lox24_mcp.ops.present import only_pending, phone_note, sms_view, with_region
+from lox24_mcp.ops.summary import (
+    Collected,
+    Summary,
+    collect,
+    dialog_lines,
+    lookalikes,
+    sample_note,
+    summarise,
+    summary_lines,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,22 +139,35 @@ def _filters(values: dict[str, Any]) -> SmsFilters:
     return SmsFilters.model_validate({k: v for k, v in values.items() if v is not None})
 
 
-def _sample(sms: Sms, *, full_phone: bool = False) -> SmsSample:
-    text = sms.text if len(sms.text) <= 60 else sms.text[:57] + "…"
-    return SmsSample(
-        uuid=sms.uuid,
-        phone=sms.phone if full_phone else mask(sms.phone),
-        delivery_at=sms.delivery_at,
-        text=text,
-        status_code=sms.status_code,
-        callback_data=sms.callback_data,
+def _sample(sms: Sms, *, now: int, full_phone: bool = False) -> SmsSample:
+    return SmsSample.model_validate(sms_view(sms, now=now, full_phone=full_phone))
+
+
+def _pending_sample(sms: Sms, *, now: int, full_phone: bool = False) -> PendingSample:
+    return PendingSample.model_validate(sms_view(sms, now=now, full_phone=full_phone))
+
+
+def _summary(summary: Summary) -> PreviewSummary:
+    by = {
+        "day": summary.by_day,
+        "hour": summary.by_hour or {},
+        "country": summary.by_country,
+        "callback_data": summary.by_callback_data,
+        "text": summary.texts,
+    }
+    return PreviewSummary(
+        counted=summary.counted,
+        partial=summary.partial,
+        span=summary.span(),
+        by={key: counts for key, counts in by.items() if counts},
     )
 
 
-def _when(ts: int | None) -> str:
-    if not ts:
-        return "immediately"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+_REGION = Annotated[
+    Iso2 | None,
+    Field(description="Country of numbers written nationally, e.g. 'DE'", json_schema_extra=compact_schema),
+]
+_FULL_PHONE = Annotated[bool, Field(description="Unmasked numbers")]
 
 
 def _publish_schema(schema: Any) -> None:
@@ -241,6 +268,8 @@ class Preview:
     matched: int
     preview_time: int
     sample: tuple[Sms, ...] = ()
+    summary: Summary | None = None
+    left_out: tuple[str, ...] = ()
 
 
 def _client_can_elicit(ctx: Context[AppState, Any]) -> bool:
@@ -264,11 +293,12 @@ async def preview_cancel(
     ctx: Context[AppState, Any],
     cancel_all_pending: bool,
     confirmation_token: str | None,
+    default_region: str | None = None,
     **filters: Any,
 ) -> Preview:
-    """Resolver: refuse what must be refused, check a token, or count what would be cancelled."""
+    """Resolver: refuse what must be refused, check a token, or count and summarise what would be cancelled."""
     state = ctx.request_context.lifespan_context
-    selection = _filters(filters)
+    selection = with_region(_filters(filters), default_region)
     if selection.is_empty() and not cancel_all_pending:
         raise ToolError(
             "No filter given, so this would cancel every pending SMS of the account. Nothing was sent. Narrow it "
@@ -292,13 +322,28 @@ async def preview_cancel(
         pending = pending_selection(selection, preview_time)
         if pending is None:
             return Preview("nothing", selection, 0, preview_time)
-        page = await state.client.search_sms(pending)
-    if page.total == 0:
-        return Preview("nothing", selection, 0, preview_time)
-    action: typing.Literal["mint_token", "ask", "proceed"] = (
-        "proceed" if policy == "off" else "mint_token" if use_token else "ask"
+        action: typing.Literal["mint_token", "ask", "proceed"] = (
+            "proceed" if policy == "off" else "mint_token" if use_token else "ask"
+        )
+        if action == "proceed":
+            page = await state.client.search_sms(pending)
+            found = Collected(tuple(page.items), page.total)
+        else:
+            found = await collect(state.client, pending)
+        if found.total == 0:
+            return Preview("nothing", selection, 0, preview_time)
+        left_out: list[str] = []
+        if action != "proceed":
+            left_out = await lookalikes(state.client, selection, found.items)
+    return Preview(
+        action,
+        selection,
+        found.total,
+        preview_time,
+        found.items[:SAMPLE_SIZE],
+        summarise(found.items, found.total),
+        tuple(left_out),
     )
-    return Preview(action, selection, page.total, preview_time, tuple(page.items[:SAMPLE_SIZE]))
 
 
 async def ask_user(
@@ -311,12 +356,9 @@ async def ask_user(
     """
     if preview.action != "ask":
         return CancelConfirmation(confirm=preview.action in ("token_ok", "proceed"))
-    lines = [f"Cancel {preview.matched} scheduled SMS matching {preview.filters.summary()}?"]
-    lines += [f"• {mask(s.phone)} at {_when(s.delivery_at)}: {s.text[:40]!r}" for s in preview.sample[:3]]
-    if preview.matched > 3:
-        lines.append(f"… and {preview.matched - 3} more.")
-    lines.append("They will not be sent. This cannot be undone.")
-    return Elicit("\n".join(lines), CancelConfirmation)
+    question = f"Cancel {preview.matched} scheduled SMS matching {preview.filters.summary()}?"
+    summary = preview.summary or summarise(preview.sample, preview.matched)
+    return Elicit(dialog_lines(question, summary, preview.left_out), CancelConfirmation)
 
 
 @with_filter_arguments(exclude=frozenset({"is_sent"}))
@@ -331,20 +373,30 @@ async def cancel_pending_sms(
         str | None,
         Field(description="From the preview; only after the user said yes", json_schema_extra=compact_schema),
     ] = None,
+    show_full_phone: _FULL_PHONE = False,
+    default_region: _REGION = None,
     **filters: Any,
 ) -> CancelResult:
     """Cancels scheduled (not yet sent) SMS matching the filters: destructive, the user must confirm.
 
     Without a dialog the first call returns a preview and a confirmation_token: show the preview to the user;
-    only if they say yes, call again with the same filters and the token. Filters combine with AND.
+    only if they say yes, call again with the same filters and the token. Filters: a value or list; times
+    and counts also {gte,lt,gt,lte}; AND-ed.
     """
-    del confirmation_token, filters  # read by the resolvers
+    del confirmation_token, default_region, filters  # read by the resolvers
     state = ctx.request_context.lifespan_context
     selection = preview.filters
+    now = int(time.time())
+    sample = [_pending_sample(s, now=now, full_phone=show_full_phone) for s in preview.sample]
+    shown = f" ({sample_note(len(sample), preview.matched)})" if sample else ""
+    summary = _summary(preview.summary) if preview.summary is not None else None
+    overview = " ".join(summary_lines(preview.summary)) + " " if preview.summary is not None else ""
+    left_out = " ".join(f"Note: {line}." for line in preview.left_out)
 
     def result(status: CancelStatus, message: str, **extra: Any) -> CancelResult:
         return CancelResult(
             status=status,
+            now=now_local(now),
             matched=preview.matched,
             filters=selection.summary(),
             sandbox=state.sandbox,
@@ -362,18 +414,23 @@ async def cancel_pending_sms(
         )
         return result(
             "confirmation_required",
-            f"Nothing cancelled yet. {preview.matched} pending SMS match. Show the user this preview and ask "
-            "whether to cancel them. Only if they say yes, call cancel_pending_sms again with the same filters "
-            f"and confirmation_token (valid until {_when(expires_at)}).",
-            sample=[_sample(s) for s in preview.sample],
+            f"Nothing cancelled yet. {preview.matched} pending SMS match: {overview}{left_out} Show the user this "
+            f"summary{shown} and ask whether to cancel them. Only if they say yes, call cancel_pending_sms again "
+            f"with the same filters and confirmation_token (valid until {short_local(expires_at, now=now)}).",
+            summary=summary,
+            left_out=list(preview.left_out),
+            sample=sample,
             confirmation_token=token,
             expires_at=expires_at,
+            expires_local=format_local(expires_at),
         )
     if preview.action == "ask" and not (isinstance(answer, AcceptedElicitation) and answer.data.confirm):
         return result(
             "declined",
             "The user did not confirm; nothing was cancelled.",
-            sample=[_sample(s) for s in preview.sample],
+            summary=summary,
+            left_out=list(preview.left_out),
+            sample=sample,
         )
     pending = pending_selection(selection, preview.preview_time)
     cancelled = 0
@@ -394,21 +451,41 @@ async def cancel_pending_sms(
 async def search_sms(
     ctx: Context[AppState, Any],
     page: Annotated[int, Field(ge=1, le=10_000)] = 1,
-    show_full_phone: Annotated[bool, Field(description="Unmasked numbers")] = False,
+    pending: Annotated[bool, Field(description="Only what cancel_pending_sms would cancel")] = False,
+    show_full_phone: _FULL_PHONE = False,
+    default_region: _REGION = None,
     **filters: Any,
 ) -> SearchResult:
     """Finds and counts SMS by LOX24's filters: read-only, changes nothing.
 
-    E.g. scheduled for tomorrow: is_sent=false, delivery_at={gte: '2026-11-24T00:00:00+01:00',
-    lt: '2026-11-25T00:00:00+01:00'}.
+    Filters: a value or list; times and counts also {gte,lt,gt,lte}; AND-ed. Times are local (see `now` in
+    the result) and a date alone is that whole day: tomorrow's scheduled SMS are pending=true,
+    delivery_at=<tomorrow's date>.
     """
     state = ctx.request_context.lifespan_context
+    selection = with_region(_filters(filters), default_region)
+    if pending:
+        if selection.is_sent or (selection.status_code is not None and selection.status_code != 0):
+            raise ToolError(
+                "pending=true means not sent and status_code 0 (what cancel_pending_sms cancels); it cannot be "
+                "combined with is_sent=true or another status_code. Drop one of them."
+            )
+        selection = only_pending(selection)
     with lox24_errors():
-        result = await state.client.search_sms(_filters(filters), page=page)
+        result = await state.client.search_sms(selection, page=page)
+    now = int(time.time())
+    first = (page - 1) * result.page_size + 1
+    shown = f"items {first}-{first + len(result.items) - 1}" if result.items else "no items on this page"
+    more = f"; more on page {page + 1}" if result.has_more else ""
+    note = phone_note(selection, result.items, result.total)
     return SearchResult(
+        now=now_local(now),
         total=result.total,
         page=page,
-        items=[_sample(s, full_phone=show_full_phone) for s in result.items],
+        page_size=result.page_size,
+        has_more=result.has_more,
+        items=[_sample(s, now=now, full_phone=show_full_phone) for s in result.items],
+        message=f"{result.total} SMS match {selection.summary()} ({shown}{more})." + (f" {note}" if note else ""),
         sandbox=state.sandbox,
     )
 
@@ -431,12 +508,7 @@ async def add_phones_to_group(
         list[PhoneEntry],
         Field(min_length=1, max_length=MAX_IMPORT, description="Contacts; only phone is required"),
     ],
-    default_region: Annotated[
-        Iso2 | None,
-        Field(
-            description="Country for numbers written without +country code, e.g. 'DE'", json_schema_extra=compact_schema
-        ),
-    ] = None,
+    default_region: _REGION = None,
 ) -> ImportResult:
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
@@ -549,6 +621,7 @@ def create_server(
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
     signer = TokenSigner(key, ttl=settings.token_ttl)
+    configure_zone(settings.zone())
 
     # The completion handler gets no Context, so it reads the lifespan's state from here.
     live: list[AppState] = []

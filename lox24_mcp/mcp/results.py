@@ -11,32 +11,29 @@ class _Result(BaseModel):
     sandbox: bool = Field(default=False, description="true: sandbox data")
 
 
-class SmsSample(BaseModel):
+class PendingSample(BaseModel):
     uuid: str
     phone: str = Field(description="Masked unless show_full_phone")
     iso2: str | None = None
-    status: str = Field(description="scheduled|sending|sent|delivered|undelivered|failed|cancelled")
-    status_code: int | None = None
-    dlr_code: int | None = None
+    status: str
     delivery_at: int | None = Field(default=None, description="Unix s (0: at once)")
     delivery_local: str
-    gateway_sent_at: int | None = None
-    sent_local: str
     text: str
     callback_data: str | None = None
 
 
-class PreviewSummary(BaseModel):
-    """Counts over every matched SMS (up to 5,000 read)."""
+class SmsSample(PendingSample):
+    status: str = Field(description="scheduled|sending|sent|delivered|undelivered|failed|cancelled")
+    status_code: int | None = None
+    gateway_sent_at: int | None = None
+    sent_local: str
 
+
+class PreviewSummary(BaseModel):
     counted: int
     partial: bool = Field(description="More matched than were read")
     span: str
-    by_day: dict[str, int]
-    by_hour: dict[str, int] | None = Field(default=None, description="When all on one day")
-    by_country: dict[str, int]
-    by_callback_data: dict[str, int]
-    texts: dict[str, int] = Field(description="First 60 chars: count")
+    by: dict[str, dict[str, int]] = Field(description="day, hour (one day), country, callback_data, text: counts")
 
 
 CancelStatus = Literal["cancelled", "confirmation_required", "declined", "nothing_to_cancel"]
@@ -46,11 +43,11 @@ class CancelResult(_Result):
     status: CancelStatus
     now: str
     matched: int = Field(description="Pending SMS matched at preview")
-    cancelled: int = Field(default=0, description="As counted by LOX24")
+    cancelled: int = 0
     filters: str
     summary: PreviewSummary | None = None
-    left_out: list[str] = Field(default_factory=list, description="Look-alike pending SMS not matched")
-    sample: list[SmsSample] = Field(default_factory=list)
+    left_out: list[str] = Field(default_factory=list, description="Look-alikes not matched")
+    sample: list[PendingSample] = Field(default_factory=list)
     confirmation_token: str | None = Field(default=None, description="Only after the user says yes: call again with it")
     expires_at: int | None = None
     expires_local: str | None = None

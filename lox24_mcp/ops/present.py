@@ -6,10 +6,12 @@ them directly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
+from lox24_mcp.lox24 import times
 from lox24_mcp.lox24.models import Sms, SmsFilters
-from lox24_mcp.lox24.phones import mask
+from lox24_mcp.lox24.phones import mask, phone_filter
 
 StatusWord = Literal["scheduled", "sending", "sent", "delivered", "undelivered", "failed", "cancelled", "unknown"]
 
@@ -82,3 +84,51 @@ def shown_phone(phone: str, full: bool) -> str:
 def short_text(text: str, limit: int = 60) -> str:
     """The first `limit` characters of a message, with `…` when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sms_view(sms: Sms, *, now: int, full_phone: bool = False) -> dict[str, object]:
+    """One SMS as results show it: masked number, country, status word and codes, and local times."""
+    return {
+        "uuid": sms.uuid,
+        "phone": shown_phone(sms.phone, full_phone),
+        "iso2": sms.iso2,
+        "status": status_word(sms, now),
+        "status_code": sms.status_code,
+        "delivery_at": sms.delivery_at,
+        "delivery_local": times.format_local(sms.delivery_at, zero="immediately"),
+        "gateway_sent_at": sms.gateway_sent_at,
+        "sent_local": times.format_local(sms.gateway_sent_at, zero="not sent"),
+        "text": short_text(sms.text),
+        "callback_data": sms.callback_data,
+    }
+
+
+def with_region(filters: SmsFilters, default_region: str | None) -> SmsFilters:
+    """A phone filter written nationally (`079 555 12 34`) read in `default_region`, as the import reads numbers."""
+    if filters.phone is None or default_region is None or filters.phone.startswith("+"):
+        return filters
+    value, _ = phone_filter(filters.phone, default_region)
+    return filters.model_copy(update={"phone": value})
+
+
+def phone_note(filters: SmsFilters, items: Sequence[Sms], total: int) -> str | None:
+    """A sentence when the phone filter is not one whole number: what it matched, or why it may match nothing."""
+    phone = filters.phone
+    if phone is None:
+        return None
+    whole = phone.startswith("+") and phone_filter(phone)[1]
+    if whole:
+        return None
+    if not phone.startswith("+") and phone.startswith("0"):
+        return (
+            f"phone {phone!r} looks written nationally; LOX24 stores +<country code> numbers, so pass default_region "
+            "(e.g. 'DE') or write the number with its country code."
+        )
+    numbers = {s.phone for s in items}
+    if total > 1 and len(numbers) > 1:
+        at_least = "at least " if total > len(items) else ""
+        return (
+            f"phone {phone!r} is part of a number: it matched {total} SMS to {at_least}{len(numbers)} different "
+            "numbers. Give the whole number to find one person's SMS."
+        )
+    return None
