@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from lox24_mcp.lox24.client import NO_RETRY, Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters
 from lox24_mcp.lox24.times import day_bounds, local_day, zone_override
-from lox24_mcp.ops.confirm import pending_selection
+from lox24_mcp.ops.cancel import pending_selection
 from lox24_mcp.ops.present import only_pending, status_word
 from lox24_mcp.ops.summary import (
     collect,
