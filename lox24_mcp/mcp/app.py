@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -49,6 +50,7 @@ def create_server(
     http_client: httpx2.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
     sandbox: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> MCPServer[AppState]:
     """Build the MCP server. The LOX24 client is created in the lifespan, once per process.
 
@@ -57,12 +59,13 @@ def create_server(
         http_client: an `httpx2.AsyncClient` to share (tests inject one); created if omitted.
         retry: the LOX24 client's retry policy (default: `RetryPolicy()`).
         sandbox: say in results that they come from the built-in sandbox.
+        clock: wall-clock seconds for previews, tokens and `now` (the transcript generator fixes it).
     """
     if settings.api_token is None:
         raise ValueError("settings.api_token is required")
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
-    signer = TokenSigner(key, ttl=settings.token_ttl)
+    signer = TokenSigner(key, ttl=settings.token_ttl, clock=clock)
     # Filters are validated inside the SDK's argument parsing, where no context reaches them: the zone is
     # the process's (lox24.times), set here from LOX24_MCP_TIMEZONE.
     configure_zone(settings.zone())
@@ -77,7 +80,7 @@ def create_server(
             timeout=settings.timeout,
         )
         try:
-            yield AppState(client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox)
+            yield AppState(client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox, clock=clock)
         finally:
             await client.aclose()
 

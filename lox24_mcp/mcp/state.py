@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,8 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
+    #: Wall-clock seconds: preview times, token expiry, `now` in results and status words.
+    clock: Callable[[], float] = time.time
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:

@@ -8,11 +8,9 @@ tools, titles and annotations: the server, the README table, manifest.json and t
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
@@ -160,7 +158,7 @@ async def preview_cancel(
         except InvalidTokenError as exc:
             token = exc
     decision = plan(state.confirm, caps, token, None, operation="cancellations")
-    preview_time = int(datetime.now(UTC).timestamp())
+    preview_time = int(state.clock())
     counted = cancel_ops.Preview(0, preview_time)
     if isinstance(decision, NeedCount):
         with lox24_errors():
@@ -215,7 +213,7 @@ async def cancel_pending_sms(
     selection = preview.filters
     counted = preview.preview
     decision = preview.plan
-    now = int(time.time())
+    now = int(state.clock())
     sample = [_pending_sample(s, now=now, full_phone=show_full_phone) for s in counted.sample]
     shown = f" ({sample_note(len(sample), counted.matched)})" if sample else ""
     summary = _summary(counted.summary) if counted.summary is not None else None
@@ -291,6 +289,7 @@ async def search_sms(
     delivery_at=<tomorrow's date>.
     """
     selection = with_region(_filters(filters), default_region)
+    asked = ("pending SMS match " if pending else "SMS match ") + selection.summary()
     if pending:
         if selection.is_sent or (selection.status_code is not None and selection.status_code != 0):
             raise ToolError(
@@ -300,7 +299,7 @@ async def search_sms(
         selection = only_pending(selection)
     with lox24_errors():
         result = await lox24(ctx).search_sms(selection, page=page)
-    now = int(time.time())
+    now = int(app_state(ctx).clock())
     first = (page - 1) * result.page_size + 1
     shown = f"items {first}-{first + len(result.items) - 1}" if result.items else "no items on this page"
     more = f"; more on page {page + 1}" if result.has_more else ""
@@ -312,7 +311,7 @@ async def search_sms(
         page_size=result.page_size,
         has_more=result.has_more,
         items=[_sample(s, now=now, full_phone=show_full_phone) for s in result.items],
-        message=f"{result.total} SMS match {selection.summary()} ({shown}{more})." + (f" {note}" if note else ""),
+        message=f"{result.total} {asked} ({shown}{more})." + (f" {note}" if note else ""),
         sandbox=app_state(ctx).sandbox,
     )
 

@@ -182,7 +182,7 @@ def summary_lines(summary: Summary, *, groups: int = 3) -> list[str]:
             return
         shown = [f"{_quote(k) if quote else k}: {v}" for k, v in list(counts.items())[:groups]]
         more = len(counts) - groups
-        lines.append(f"{label}: " + ", ".join(shown) + (f" (+{more} more)" if more > 0 else ""))
+        lines.append(f"{label}: " + ", ".join(shown) + (f" (+{more} more)" if more > 0 else "") + ".")
 
     if summary.by_hour and len(summary.by_hour) > 1:
         top("By hour", summary.by_hour)

@@ -133,7 +133,7 @@ async def test_one_day_is_counted_by_hour(api: Lox24Client) -> None:
     summary = summarise(found.items, found.total)
     assert summary.by_hour == {"09:00": 7, "14:00": 2}
     assert summary.span() == "from Tue 2026-12-01 09:00 +01:00 to 14:00"
-    assert "By hour: 09:00: 7, 14:00: 2" in summary_lines(summary)
+    assert "By hour: 09:00: 7, 14:00: 2." in summary_lines(summary)
 
 
 def test_a_partial_summary_says_so_and_immediate_sends_are_not_1970() -> None:
