@@ -374,11 +374,13 @@ class SmsFilters(BaseModel):
 _OPS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 _TIME_FIELDS = frozenset({"created_at", "delivery_at", "gateway_sent_at"})
 _QUOTED = frozenset({"callback_data", "text", "sender_id"})
+#: Bidi controls and zero-width characters: a value shown in a dialog must read as it is stored.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def _quoted(value: object, limit: int = 30) -> str:
     """A value someone typed, quoted and cut: it is shown to a person in a dialog."""
-    text = str(value)
+    text = _INVISIBLE.sub("", str(value))
     return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
 
 

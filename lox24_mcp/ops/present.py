@@ -6,6 +6,7 @@ them directly.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Literal
 
@@ -79,6 +80,13 @@ def only_pending(filters: SmsFilters) -> SmsFilters:
 def shown_phone(phone: str, full: bool) -> str:
     """The number as results show it: masked unless the user asked for full numbers."""
     return phone if full else mask(phone)
+
+
+def printable(text: str) -> str:
+    """`text` without control and format characters (line breaks, bidi overrides): it is shown in one line."""
+    return "".join(
+        " " if ch in "\r\n\t" else ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf") or ch in "\r\n\t"
+    )
 
 
 def short_text(text: str, limit: int = 60) -> str:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from lox24_mcp.lox24 import times
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import MAX_LIST, Sms, SmsFilters, TimeRange
-from lox24_mcp.ops.present import is_pending, only_pending, short_text
+from lox24_mcp.ops.present import is_pending, only_pending, printable, short_text
 
 #: At most this many matched SMS are read for a summary; beyond it the summary says it is partial.
 MAX_COUNTED = 5_000
@@ -168,7 +168,7 @@ def sample_note(shown: int, total: int) -> str:
 
 
 def _quote(text: str, limit: int = 50) -> str:
-    return '"' + short_text(text, limit) + '"'
+    return '"' + short_text(printable(text), limit) + '"'
 
 
 def summary_lines(summary: Summary, *, groups: int = 3) -> list[str]:

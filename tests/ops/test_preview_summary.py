@@ -197,3 +197,4 @@ def test_the_dialog_is_short_deterministic_and_quotes_what_people_typed() -> Non
     assert lines[-1] == "They will not be sent. This cannot be undone."
     assert len(lines) <= 8
     assert all(len(line) <= 120 for line in lines)
+    assert "\u202e" not in first, "a bidi override in an SMS text must not reorder the question"
