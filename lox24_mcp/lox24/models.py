@@ -278,7 +278,7 @@ PhonePart = Annotated[
     str,
     BeforeValidator(_phone_part),
     Field(min_length=1, max_length=16, pattern=r"^\+?[0-9]+$"),
-    WithJsonSchema({"type": "string", "maxLength": 40}),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 40}),
 ]
 TextPart = Annotated[str, Field(min_length=1, max_length=1530), AfterValidator(_no_control)]
 SenderPart = Annotated[str, Field(min_length=1, max_length=16), AfterValidator(_no_control)]
@@ -290,7 +290,8 @@ class SmsFilters(BaseModel):
 
     All filters combine with AND. Exact filters take one value or a list (SQL IN); the range-capable
     ones (`created_at`, `delivery_at`, `gateway_sent_at`, `chars_count`, `parts_count`, `source`) also
-    take `{gt, gte, lt, lte}`. Timestamps accept unix seconds or ISO 8601 and go out as unix seconds.
+    take `{gt, gte, lt, lte}`. Timestamps accept unix seconds, ISO 8601 (local time without an offset) or a
+    date (a whole local day, see `lox24.times`) and go out as unix seconds.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -6,6 +6,8 @@ there is more, phone filters in any notation, masked numbers, and previews that 
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -200,3 +202,11 @@ async def test_the_dialog_summarises_names_look_alikes_and_is_asked_once(sandbox
     assert "1 more pending SMS with the same text is not included (no callback_data)" in lines
     assert lines[-1] == "They will not be sent. This cannot be undone."
     assert len(lines) <= 8
+
+
+async def test_no_tool_description_or_schema_names_a_fixed_calendar_date(sandbox: SandboxServer) -> None:
+    async with Client(server_for(sandbox)) as client:
+        listing = (await client.list_tools()).tools
+    for tool in listing:
+        text = json.dumps(tool.model_dump(mode="json"), ensure_ascii=False)
+        assert re.search(r"\b(19|20)\d\d-\d\d-\d\d", text) is None, tool.name
