@@ -465,27 +465,30 @@ class Sms(BaseModel):
 
 
 class SmsPage(BaseModel):
-    """One page of `GET /sms` with the total LOX24 counted (JSON-LD `totalItems`)."""
+    """One page of `GET /sms` with the total LOX24 counted (JSON-LD `totalItems`, optional in its spec)."""
 
-    total: int
+    total: int | None
+    """None: LOX24 gave no total (never guess one from the page size)."""
     page: int
     items: list[Sms]
-    #: Whether LOX24 links a next page (JSON-LD `hydra:view`); None when it did not say.
     has_next: bool | None = None
+    """Whether LOX24's page view names a next page; None when it has no view."""
 
     @property
     def has_more(self) -> bool:
-        """More pages after this one: LOX24's link if it gave one, else whether the pages so far hold fewer than the
-        total (assuming every page before this one was as full as this one)."""
+        """More pages after this one: LOX24's link if it gave one; else, with a total, whether the pages so far
+        hold fewer (every page before this one as full as this one); with neither, whether this page had items."""
         if self.has_next is not None:
             return self.has_next
+        if self.total is None:
+            return bool(self.items)
         return bool(self.items) and self.page * len(self.items) < self.total
 
     @property
     def page_size(self) -> int:
         """Items per page as LOX24 pages this listing: this page's count, or on a short last page what the pages
         before it held."""
-        if self.page > 1 and not self.has_more and self.items:
+        if self.page > 1 and not self.has_more and self.items and self.total is not None:
             return max(len(self.items), (self.total - len(self.items)) // (self.page - 1))
         return len(self.items)
 

@@ -58,7 +58,7 @@ class CancelResult(_Result):
 
 class SearchResult(_Result):
     now: str
-    total: int
+    total: int | None = Field(description="All matches; null: LOX24 gave no total")
     page: int
     page_size: int
     has_more: bool

@@ -19,7 +19,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
 from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters
 from lox24_mcp.lox24.times import format_local, now_local, short_local
 from lox24_mcp.mcp.results import (
@@ -163,6 +163,12 @@ async def preview_cancel(
     if isinstance(decision, NeedCount):
         with lox24_errors():
             counted = await cancel_ops.preview(lox24(ctx), selection, preview_time=preview_time)
+        if not counted.exact:
+            raise ToolError(
+                f"LOX24 gave no total, and at least {counted.matched} pending SMS match: more than this server "
+                "counts one by one, so it cannot show the user a real count. Nothing was cancelled. Narrow the "
+                "filters (e.g. delivery_at, callback_data, iso2) and try again."
+            )
         decision = plan(state.confirm, caps, token, counted.matched, operation="cancellations")
     if isinstance(decision, Refuse):
         raise ToolError(decision.reason)
@@ -261,8 +267,16 @@ async def cancel_pending_sms(
             left_out=list(counted.left_out),
             sample=sample,
         )
-    with lox24_errors():
-        cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    try:
+        with lox24_errors():
+            cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    except ToolError as exc:
+        if isinstance(exc.__cause__, Lox24OutcomeUnknownError):
+            raise ToolError(
+                f"{exc} The outcome of this cancel is unknown: LOX24 may have cancelled them. It was not resent; "
+                "search_sms with the same filters (pending: not sent, status new) shows the current state."
+            ) from exc.__cause__
+        raise
     return result(
         "cancelled",
         f"LOX24 cancelled {cancelled} SMS ({counted.matched} matched when the user confirmed).",
@@ -303,7 +317,8 @@ async def search_sms(
     first = (page - 1) * result.page_size + 1
     shown = f"items {first}-{first + len(result.items) - 1}" if result.items else "no items on this page"
     more = f"; more on page {page + 1}" if result.has_more else ""
-    note = phone_note(selection, result.items, result.total)
+    note = phone_note(selection, result.items, len(result.items) if result.total is None else result.total)
+    count = f"{result.total}" if result.total is not None else "LOX24 gave no total;"
     return SearchResult(
         now=now_local(now),
         total=result.total,
@@ -311,7 +326,7 @@ async def search_sms(
         page_size=result.page_size,
         has_more=result.has_more,
         items=[_sample(s, now=now, full_phone=show_full_phone) for s in result.items],
-        message=f"{result.total} {asked} ({shown}{more})." + (f" {note}" if note else ""),
+        message=f"{count} {asked} ({shown}{more})." + (f" {note}" if note else ""),
         sandbox=app_state(ctx).sandbox,
     )
 

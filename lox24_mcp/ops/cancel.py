@@ -9,10 +9,13 @@ from dataclasses import dataclass
 
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters, TimeRange
+from lox24_mcp.ops import summary
 from lox24_mcp.ops.present import only_pending
 from lox24_mcp.ops.summary import Summary, collect, lookalikes, summarise
 
 SAMPLE_SIZE = 5
+#: The most pending SMS a preview reads (for its summary, and to count them when LOX24 gives no total).
+MAX_COUNTED = summary.MAX_COUNTED
 
 
 def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | None:
@@ -65,13 +68,17 @@ class Preview:
     sample: tuple[Sms, ...] = ()
     summary: Summary | None = None
     left_out: tuple[str, ...] = ()
+    exact: bool = True
+    """False: LOX24 gave no total and more than `MAX_COUNTED` match, so `matched` is only a lower bound."""
 
 
 async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> Preview:
     """Count the pending SMS of `selection` that existed before `preview_time`, and summarise them.
 
-    Reads every matched SMS (up to `summary.MAX_COUNTED`) for the summary, then looks for pending
-    look-alikes the selection leaves out (`summary.lookalikes`).
+    Reads every matched SMS (up to `MAX_COUNTED`) for the summary, then looks for pending look-alikes the
+    selection leaves out (`summary.lookalikes`). A count the user approves must be real: where LOX24 leaves
+    its total out (its spec makes it optional), the pages are counted one by one, up to `MAX_COUNTED`;
+    beyond that the preview says it is not exact, and the caller must not cancel by filters.
 
     Raises:
         Lox24Error: a search failed.
@@ -79,7 +86,9 @@ async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: i
     pending = pending_selection(selection, preview_time)
     if pending is None:
         return Preview(0, preview_time)
-    found = await collect(client, pending)
+    found = await collect(client, pending, limit=MAX_COUNTED)
+    if found.total is None:
+        return Preview(len(found.items), preview_time, found.items[:SAMPLE_SIZE], exact=False)
     if found.total == 0:
         return Preview(0, preview_time)
     left_out = await lookalikes(client, selection, found.items)

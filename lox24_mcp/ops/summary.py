@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from lox24_mcp.lox24 import times
 from lox24_mcp.lox24.client import Lox24Client
-from lox24_mcp.lox24.models import MAX_LIST, Sms, SmsFilters, TimeRange
+from lox24_mcp.lox24.models import MAX_LIST, Sms, SmsFilters, SmsPage, TimeRange
 from lox24_mcp.ops.present import is_pending, only_pending, printable, short_text
 
 #: At most this many matched SMS are read for a summary; beyond it the summary says it is partial.
@@ -47,19 +47,22 @@ class Collected:
     """The SMS that matched, as far as they were read."""
 
     items: tuple[Sms, ...]
-    total: int
+    #: LOX24's count; without one from LOX24, the count of all pages read, or None if `limit` stopped the reading.
+    total: int | None
 
     @property
     def partial(self) -> bool:
-        """True when LOX24 counted more than were read."""
-        return len(self.items) < self.total
+        """True when more matched than were read (or nobody knows how many matched)."""
+        return self.total is None or len(self.items) < self.total
 
 
 async def collect(client: Lox24Client, filters: SmsFilters, *, limit: int = MAX_COUNTED) -> Collected:
     """Every SMS matching `filters`, up to `limit`, paging through `GET /sms` a few pages at a time.
 
     LOX24's page size is not documented, so the first page tells it. SMS that appear on two pages
-    (the postbox changed while paging) are counted once.
+    (the postbox changed while paging) are counted once. Where LOX24 gives no total (optional in its
+    spec), pages are read one after another until the last; `total` is then their count, or None
+    when `limit` stopped the reading first.
 
     Raises:
         Lox24Error: a page could not be read.
@@ -67,6 +70,8 @@ async def collect(client: Lox24Client, filters: SmsFilters, *, limit: int = MAX_
     first = await client.search_sms(filters, page=1)
     items: dict[str, Sms] = {s.uuid: s for s in first.items}
     size = len(first.items)
+    if first.total is None:
+        return await _collect_uncounted(client, filters, first, items, limit)
     wanted = min(first.total, limit)
     if size == 0 or len(items) >= wanted:
         return Collected(tuple(list(items.values())[:limit]), first.total)
@@ -85,6 +90,26 @@ async def collect(client: Lox24Client, filters: SmsFilters, *, limit: int = MAX_
         for sms in pages[number]:
             items.setdefault(sms.uuid, sms)
     return Collected(tuple(list(items.values())[:limit]), first.total)
+
+
+async def _collect_uncounted(
+    client: Lox24Client, filters: SmsFilters, first: SmsPage, items: dict[str, Sms], limit: int
+) -> Collected:
+    page, number = first, 1
+
+    def more(page: SmsPage) -> bool:
+        return bool(page.items) and (
+            page.has_next if page.has_next is not None else len(page.items) >= len(first.items)
+        )
+
+    while more(page):
+        if len(items) >= limit:
+            return Collected(tuple(list(items.values())[:limit]), None)
+        number += 1
+        page = await client.search_sms(filters, page=number)
+        for sms in page.items:
+            items.setdefault(sms.uuid, sms)
+    return Collected(tuple(items.values()), len(items))
 
 
 # ----------------------------------------------------------------------------- summary
