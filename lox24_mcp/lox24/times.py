@@ -135,7 +135,9 @@ def _offset(moment: datetime) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def format_local(ts: int | None, *, zero: str = "immediately", zone: tzinfo | None = None) -> str:
+def format_local(
+    ts: int | None, *, zero: str = "immediately", zone: tzinfo | None = None, seconds: bool = False
+) -> str:
     """`"Tue 2026-12-01 09:00 +01:00"` for unix seconds `ts`; `zero` for 0 or None (LOX24's "not set").
 
     The weekday is English and fixed-width, so a model and a person read the same thing whatever the
@@ -144,7 +146,8 @@ def format_local(ts: int | None, *, zero: str = "immediately", zone: tzinfo | No
     if not ts:
         return zero
     moment = datetime.fromtimestamp(ts, zone or current_zone())
-    return f"{_WEEKDAYS[moment.weekday()]} {moment:%Y-%m-%d %H:%M} {_offset(moment)}"
+    clock = f"{moment:%H:%M:%S}" if seconds else f"{moment:%H:%M}"
+    return f"{_WEEKDAYS[moment.weekday()]} {moment:%Y-%m-%d} {clock} {_offset(moment)}"
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

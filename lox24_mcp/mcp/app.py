@@ -59,7 +59,7 @@ def create_server(
         http_client: an `httpx2.AsyncClient` to share (tests inject one); created if omitted.
         retry: the LOX24 client's retry policy (default: `RetryPolicy()`).
         sandbox: say in results that they come from the built-in sandbox.
-        clock: wall-clock seconds for previews, tokens and `now` (the transcript generator fixes it).
+        clock: this host's wall clock in unix seconds (tests skew it).
     """
     if settings.api_token is None:
         raise ValueError("settings.api_token is required")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -21,8 +21,8 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
-    #: Wall-clock seconds: preview times, token expiry, `now` in results and status words.
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = field(default=time.time)
+    """This host's wall clock, unix seconds (injectable for tests)."""
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:

@@ -182,13 +182,18 @@ async def ask_user(
 ) -> CancelConfirmation | Elicit[CancelConfirmation]:
     """Resolver: ask the user in a dialog when the plan says so.
 
-    The question depends only on the filters and what LOX24 counted, so it stays the same across
-    the rounds of a 2026-07-28 call.
+    The question depends only on the filters and what LOX24 counted (the count and the newest matching
+    SMS), so it stays the same across the rounds of a 2026-07-28 call while the selection does; if an
+    SMS joins it (even when another left), the question changes and the user is asked again: a
+    resent yes never covers more than was shown.
     """
     if not isinstance(preview.plan, AskInDialog):
         return CancelConfirmation(confirm=isinstance(preview.plan, Proceed))
     counted = preview.preview
-    question = f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}?"
+    newest = ""
+    if counted.newest_created:  # to the second: it is what binds a resent answer to this selection
+        newest = f" (the newest created {format_local(counted.newest_created, seconds=True)})"
+    question = f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}{newest}?"
     summary = counted.summary or summarise(counted.sample, counted.matched)
     return Elicit(dialog_lines(question, summary, counted.left_out), CancelConfirmation)
 
@@ -246,6 +251,7 @@ async def cancel_pending_sms(
             scope=_scope(ctx, selection, cancel_all_pending),
             preview_time=counted.preview_time,
             matched=counted.matched,
+            valid_from=now,
         )
         return result(
             "confirmation_required",

@@ -56,18 +56,21 @@ class Collected:
         return self.total is None or len(self.items) < self.total
 
 
-async def collect(client: Lox24Client, filters: SmsFilters, *, limit: int = MAX_COUNTED) -> Collected:
+async def collect(
+    client: Lox24Client, filters: SmsFilters, *, limit: int = MAX_COUNTED, first: SmsPage | None = None
+) -> Collected:
     """Every SMS matching `filters`, up to `limit`, paging through `GET /sms` a few pages at a time.
 
-    LOX24's page size is not documented, so the first page tells it. SMS that appear on two pages
-    (the postbox changed while paging) are counted once. Where LOX24 gives no total (optional in its
-    spec), pages are read one after another until the last; `total` is then their count, or None
-    when `limit` stopped the reading first.
+    LOX24's page size is not documented, so the first page tells it (`first`: page 1, if the caller
+    has read it already). SMS that appear on two pages (the postbox changed while paging) are counted
+    once. Where LOX24 gives no total (optional in its spec), pages are read one after another until
+    the last; `total` is then their count, or None when `limit` stopped the reading first.
 
     Raises:
         Lox24Error: a page could not be read.
     """
-    first = await client.search_sms(filters, page=1)
+    if first is None:
+        first = await client.search_sms(filters, page=1)
     items: dict[str, Sms] = {s.uuid: s for s in first.items}
     size = len(first.items)
     if first.total is None:

@@ -198,7 +198,7 @@ async def test_the_dialog_summarises_names_look_alikes_and_is_asked_once(sandbox
     assert result["status"] == "declined"
     assert len(seen) == 1
     lines = seen[0].splitlines()
-    assert lines[0] == 'Cancel 1 scheduled SMS matching callback_data="reminder"?'
+    assert lines[0].startswith('Cancel 1 scheduled SMS matching callback_data="reminder" (the newest created ')
     assert "1 more pending SMS with the same text is not included (no callback_data)" in lines
     assert lines[-1] == "They will not be sent. This cannot be undone."
     assert len(lines) <= 8

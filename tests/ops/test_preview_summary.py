@@ -14,6 +14,7 @@ from lox24_mcp.lox24.client import NO_RETRY, Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters
 from lox24_mcp.lox24.times import day_bounds, local_day, zone_override
 from lox24_mcp.ops.cancel import pending_selection
+from lox24_mcp.ops.confirm import TokenSigner
 from lox24_mcp.ops.present import only_pending, status_word
 from lox24_mcp.ops.summary import (
     collect,
@@ -214,3 +215,12 @@ async def test_without_totals_collect_counts_the_pages_or_says_it_does_not_know(
         some = await collect(api, SmsFilters(), limit=7)
     assert (len(everything.items), everything.total, everything.partial) == (19, 19, False)
     assert (len(some.items), some.total, some.partial) == (7, None, True)
+
+
+def test_a_token_lives_its_full_ttl_on_the_host_clock_when_lox24s_clock_is_behind() -> None:
+    host = NOW + 3600  # this host runs an hour ahead of LOX24, whose clock bounds the preview
+    token, expires_at = TokenSigner(b"k" * 32, ttl=600, clock=lambda: host).mint(
+        scope="s", preview_time=NOW, matched=1, valid_from=host
+    )
+    assert expires_at == host + 600
+    assert TokenSigner(b"k" * 32, ttl=600, clock=lambda: host + 599).verify(token, scope="s").preview_time == NOW
