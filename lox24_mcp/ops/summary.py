@@ -12,6 +12,7 @@ Plain code: no `mcp`. The MCP layer renders `Summary` into its results and `dial
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -23,8 +24,11 @@ from pydantic import ValidationError
 
 from lox24_mcp.lox24 import times
 from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.errors import Lox24Error
 from lox24_mcp.lox24.models import MAX_LIST, Sms, SmsFilters, SmsPage, TimeRange
 from lox24_mcp.ops.present import is_pending, only_pending, printable, short_text
+
+logger = logging.getLogger(__name__)
 
 #: At most this many matched SMS are read for a summary; beyond it the summary says it is partial.
 MAX_COUNTED = 5_000
@@ -295,8 +299,7 @@ async def lookalikes(
     (other delivery day)`. A few requests: one per distinct text start (at most `max_texts`), one for the
     bulks, one for the callback_data values.
 
-    Raises:
-        Lox24Error: a search failed.
+    A search that fails gives one line saying look-alikes were not checked (the preview still stands).
     """
     seen = {s.uuid for s in matched}
     starts = Counter(_CONTROL.split(s.text[:TEXT_START])[0] for s in matched)
@@ -319,7 +322,12 @@ async def lookalikes(
             continue  # a value LOX24 stored but would not take back as a filter (e.g. a 40-character tag)
     groups: dict[tuple[str, tuple[str, ...]], _Left] = {}
     for relation, criterion in searches:
-        found = await collect(client, only_pending(criterion), limit=MAX_LOOKALIKES)
+        try:
+            found = await collect(client, only_pending(criterion), limit=MAX_LOOKALIKES)
+        except Lox24Error:
+            # A hint, not the count the user approves: a failed look-up must not block the preview.
+            logger.warning("look-alike search failed", exc_info=True)
+            return ["look-alikes were not checked: LOX24 did not answer that search"]
         for sms in found.items:
             if sms.uuid in seen or not is_pending(sms) or not _alike(sms, criterion):
                 continue

@@ -11,7 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from lox24_mcp.lox24.client import NO_RETRY, Lox24Client
-from lox24_mcp.lox24.models import Sms, SmsFilters
+from lox24_mcp.lox24.errors import Lox24ConnectionError
+from lox24_mcp.lox24.models import Sms, SmsFilters, SmsPage
 from lox24_mcp.lox24.times import day_bounds, local_day, zone_override
 from lox24_mcp.ops.cancel import pending_selection
 from lox24_mcp.ops.confirm import TokenSigner
@@ -224,3 +225,19 @@ def test_a_token_lives_its_full_ttl_on_the_host_clock_when_lox24s_clock_is_behin
     )
     assert expires_at == host + 600
     assert TokenSigner(b"k" * 32, ttl=600, clock=lambda: host + 599).verify(token, scope="s").preview_time == NOW
+
+
+async def test_a_failed_look_alike_search_is_said_and_does_not_block_the_preview(api: Lox24Client) -> None:
+    real = api.search_sms
+
+    async def failing_text_searches(filters: SmsFilters, *, page: int = 1) -> SmsPage:
+        if filters.text is not None:
+            raise Lox24ConnectionError("LOX24 could not be reached")
+        return await real(filters, page=page)
+
+    api.search_sms = failing_text_searches  # type: ignore[method-assign]
+    selection = SmsFilters(callback_data="reminder")
+    found = await collect(api, only_pending(selection))
+    assert await lookalikes(api, selection, found.items) == [
+        "look-alikes were not checked: LOX24 did not answer that search"
+    ]
