@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import tzinfo
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -29,6 +30,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
     "LOX24_MCP_TIMEZONE": "timezone",
+    "LOX24_MCP_AUDIT_LOG": "audit_log",
 }
 
 
@@ -46,7 +48,9 @@ class Settings(BaseModel):
     )
     base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s]+$")
     timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds to wait for LOX24 to answer.")
-    confirm: ConfirmPolicy = Field(default="auto", description="How cancel_pending_sms gets the user's yes.")
+    confirm: ConfirmPolicy = Field(
+        default="auto", description="How cancel_pending_sms gets the user's yes (`elicit` is an alias of `human`)."
+    )
     secret: SecretStr | None = Field(
         default=None, description="Key for confirmation tokens; share it across HTTP replicas. Random if unset."
     )
@@ -58,6 +62,9 @@ class Settings(BaseModel):
     timezone: str | None = Field(
         default=None,
         description="IANA zone for reading and showing times (e.g. Europe/Berlin); unset: the machine's zone.",
+    )
+    audit_log: Path | None = Field(
+        default=None, description="File that every destructive decision is appended to, one JSON line each."
     )
 
     @field_validator("timezone")

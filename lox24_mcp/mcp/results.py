@@ -18,14 +18,13 @@ class PendingSample(BaseModel):
     phone: str = Field(description="Masked unless show_full_phone")
     iso2: str | None = None
     status: str
-    delivery_at: int | None = Field(default=None, description="Unix s (0: at once)")
+    delivery_at: int | None = None
     delivery_local: str
     text: str
     callback_data: str | None = None
 
 
 class SmsSample(PendingSample):
-    status: str = Field(description="scheduled|sending|sent|delivered|undelivered|failed|cancelled")
     status_code: int | None = None
     gateway_sent_at: int | None = None
     sent_local: str
@@ -33,9 +32,9 @@ class SmsSample(PendingSample):
 
 class PreviewSummary(BaseModel):
     counted: int
-    partial: bool = Field(description="More matched than were read")
+    partial: bool
     span: str
-    by: dict[str, dict[str, int]] = Field(description="day, hour (one day), country, callback_data, text: counts")
+    by: dict[str, dict[str, int]] = Field(description="Counts by day, hour, country, callback_data, text")
 
 
 CancelStatus = Literal["cancelled", "confirmation_required", "declined", "nothing_to_cancel"]
@@ -48,11 +47,19 @@ class CancelResult(_Result):
     cancelled: int = 0
     filters: str
     summary: PreviewSummary | None = None
-    left_out: list[str] = Field(default_factory=list, description="Look-alikes not matched")
+    left_out: list[str] = Field(default_factory=list)
     sample: list[PendingSample] = Field(default_factory=list)
     confirmation_token: str | None = Field(default=None, description="Only after the user says yes: call again with it")
     expires_at: int | None = None
     expires_local: str | None = None
+    message: str
+
+
+# What became of a click in the confirmation card (a comment, not a docstring: it would be published).
+class CardDecisionResult(_Result):
+    status: Literal["cancelled", "declined"]
+    matched: int
+    cancelled: int = 0
     message: str
 
 
