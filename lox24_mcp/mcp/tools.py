@@ -256,7 +256,8 @@ async def cancel_pending_sms(
     shown = f" ({sample_note(len(sample), counted.matched)})" if sample else ""
     summary = _summary(counted.summary) if counted.summary is not None else None
     overview = " ".join(summary_lines(counted.summary)) + " " if counted.summary is not None else ""
-    left_out = "".join(f"Note: {line}. " for line in counted.left_out)
+    notes = [*counted.left_out, *([counted.phone_note.rstrip(".")] if counted.phone_note else [])]
+    left_out = "".join(f"Note: {line}. " for line in notes)
 
     def result(status: CancelStatus, message: str, **extra: Any) -> CallToolResult:
         return plain_result(

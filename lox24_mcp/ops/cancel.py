@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters, TimeRange
 from lox24_mcp.ops import summary
-from lox24_mcp.ops.present import only_pending
+from lox24_mcp.ops.present import only_pending, phone_note
 from lox24_mcp.ops.summary import Summary, collect, lookalikes, summarise
 
 SAMPLE_SIZE = 5
@@ -85,6 +85,8 @@ class Preview:
     sample: tuple[Sms, ...] = ()
     summary: Summary | None = None
     left_out: tuple[str, ...] = ()
+    phone_note: str | None = None
+    """Said when the phone filter is part of a number that matched several numbers."""
     exact: bool = True
     """False: LOX24 gave no total and more than `MAX_COUNTED` match, so `matched` is only a lower bound."""
     newest_created: int | None = None
@@ -131,7 +133,8 @@ async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: i
         return Preview(0, preview_time)
     left_out = await lookalikes(client, selection, found.items)
     summary = summarise(found.items, found.total)
-    return Preview(found.total, preview_time, sample, summary, tuple(left_out), newest_created=newest)
+    note = phone_note(selection, found.items, found.total)
+    return Preview(found.total, preview_time, sample, summary, tuple(left_out), note, newest_created=newest)
 
 
 async def cancel(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> int:

@@ -210,3 +210,9 @@ async def test_no_tool_description_or_schema_names_a_fixed_calendar_date(sandbox
     for tool in listing:
         text = json.dumps(tool.model_dump(mode="json"), ensure_ascii=False)
         assert re.search(r"\b(19|20)\d\d-\d\d-\d\d", text) is None, tool.name
+
+
+async def test_a_cancel_by_part_of_a_number_says_how_many_numbers_it_covers(sandbox: SandboxServer) -> None:
+    preview = await call(server_for(sandbox), "cancel_pending_sms", {"phone": "+43 664"})
+    assert preview["matched"] == 2
+    assert "Note: phone '+43664' is part of a number: it matched 2 SMS to 2 different numbers." in preview["message"]
