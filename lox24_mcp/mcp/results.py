@@ -58,13 +58,28 @@ class ImportProblem(BaseModel):
     reason: str
 
 
+ContactOutcome = Literal["created", "already_in_group", "new", "invalid", "duplicate", "rejected", "unknown"]
+
+
+class ImportedContact(BaseModel):
+    index: int
+    input: str
+    phone: str | None = Field(description="E.164 as stored")
+    outcome: ContactOutcome
+
+
 class ImportResult(_Result):
     group_id: int
+    dry_run: bool = False
     requested: int
     created: int
+    already_in_group: int = Field(default=0, description="Already there: not sent")
+    new: int = Field(default=0, description="dry_run: would be added")
     rejected: int = Field(description="Not added: refused by LOX24 or never sent")
     invalid: int = Field(description="Not a valid number")
     duplicates: int = Field(description="Repeats within this call")
-    unknown: int = Field(description="Sent, no answer: check before resending")
+    unknown: int = Field(description="Sent, no answer: run the same import again, it skips what arrived")
+    contacts: list[ImportedContact] | None = Field(default=None, description="Each contact, for up to 20")
     problems: list[ImportProblem] = Field(description="First 50 not created")
     problems_total: int
+    message: str = ""
