@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from lox24_mcp.ops.importer import ImportReport
+
 
 class _Result(BaseModel):
     sandbox: bool = Field(default=False, description="true: sandbox data")
@@ -51,35 +53,5 @@ class GroupsResult(_Result):
     groups: list[GroupInfo]
 
 
-class ImportProblem(BaseModel):
-    index: int = Field(description="0-based, in phones")
-    phone: str
-    outcome: Literal["invalid", "duplicate", "rejected", "unknown"]
-    reason: str
-
-
-ContactOutcome = Literal["created", "already_in_group", "new", "invalid", "duplicate", "rejected", "unknown"]
-
-
-class ImportedContact(BaseModel):
-    index: int
-    input: str
-    phone: str | None = Field(description="E.164 as stored")
-    outcome: ContactOutcome
-
-
-class ImportResult(_Result):
-    group_id: int
-    dry_run: bool = False
-    requested: int
-    created: int
-    already_in_group: int = Field(default=0, description="Already there: not sent")
-    new: int = Field(default=0, description="dry_run: would be added")
-    rejected: int = Field(description="Not added: refused by LOX24 or never sent")
-    invalid: int = Field(description="Not a valid number")
-    duplicates: int = Field(description="Repeats within this call")
-    unknown: int = Field(description="Sent, no answer: run the same import again, it skips what arrived")
-    contacts: list[ImportedContact] | None = Field(default=None, description="Each contact, for up to 20")
-    problems: list[ImportProblem] = Field(description="First 50 not created")
-    problems_total: int
-    message: str = ""
+class ImportResult(ImportReport, _Result):
+    pass

@@ -21,10 +21,12 @@ from typing import Literal
 
 import anyio
 from anyio.abc import ObjectReceiveStream
+from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.client import RETRY_STATUSES, Lox24Client
 from lox24_mcp.lox24.errors import (
     AuthenticationError,
+    GroupNotFoundError,
     Lox24APIStatusError,
     Lox24ConnectionError,
     Lox24Error,
@@ -38,7 +40,6 @@ from lox24_mcp.lox24.errors import (
 )
 from lox24_mcp.lox24.models import PhoneEntry
 from lox24_mcp.lox24.phones import InvalidPhoneError, to_e164
-from lox24_mcp.mcp.results import ContactOutcome, ImportedContact, ImportProblem, ImportResult
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,40 @@ ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, PaymentRequiredError, RateLimitError)
 
 
-class GroupNotFoundError(Lox24Error):
-    """The target group does not exist (LOX24 answered 404 before anything was created)."""
+class ImportProblem(BaseModel):
+    index: int = Field(description="0-based, in phones")
+    phone: str
+    outcome: Literal["invalid", "duplicate", "rejected", "unknown"]
+    reason: str
+
+
+ContactOutcome = Literal["created", "already_in_group", "new", "invalid", "duplicate", "rejected", "unknown"]
+
+
+class ImportedContact(BaseModel):
+    index: int
+    input: str
+    phone: str | None = Field(description="E.164 as stored")
+    outcome: ContactOutcome
+
+
+# Every input entry is accounted for once:
+# created + already_in_group + new + rejected + invalid + duplicates + unknown = requested.
+class ImportReport(BaseModel):
+    group_id: int
+    dry_run: bool = False
+    requested: int
+    created: int
+    already_in_group: int = Field(default=0, description="Already there: not sent")
+    new: int = Field(default=0, description="dry_run: would be added")
+    rejected: int = Field(description="Not added: refused by LOX24 or never sent")
+    invalid: int = Field(description="Not a valid number")
+    duplicates: int = Field(description="Repeats within this call")
+    unknown: int = Field(description="Sent, no answer: run the same import again, it skips what arrived")
+    contacts: list[ImportedContact] | None = Field(default=None, description="Each contact, for up to 20")
+    problems: list[ImportProblem] = Field(description="First 50 not created")
+    problems_total: int
+    message: str = ""
 
 
 @dataclass
@@ -131,15 +164,6 @@ def _normalise_slice(
     return out
 
 
-def _not_found(group_id: int, error: Lox24Error) -> GroupNotFoundError:
-    return GroupNotFoundError(
-        f"LOX24 has no contact group with id {group_id} (HTTP 404"
-        + (f", LOX24 request id {error.request_id}" if error.request_id else "")
-        + "). Nothing was added. Call list_groups to find the group's id.",
-        request_id=error.request_id,
-    )
-
-
 async def group_numbers(client: Lox24Client, group_id: int) -> set[str]:
     """The group's current numbers as E.164 keys, from one request (LOX24's CSV export).
 
@@ -150,7 +174,7 @@ async def group_numbers(client: Lox24Client, group_id: int) -> set[str]:
     try:
         contacts = await client.group_contacts(group_id)
     except NotFoundError as exc:
-        raise _not_found(group_id, exc) from None
+        raise GroupNotFoundError(group_id=group_id, request_id=exc.request_id) from None
     except Lox24Error as exc:
         # Without the group's numbers a re-run could double contacts, so nothing is sent.
         exc.message = (
@@ -171,7 +195,7 @@ async def import_phones(
     concurrency: int = 4,
     on_progress: ProgressCallback | None = None,
     dry_run: bool = False,
-) -> ImportResult:
+) -> ImportReport:
     """Add `entries` (`PhoneEntry` objects or bare numbers) to group `group_id` and account for every one.
 
     First the group's numbers are read (one request); numbers already there are counted
@@ -285,10 +309,10 @@ async def import_phones(
     if fatal and tally.created == 0 and tally.counts["unknown"] == 0:
         error = fatal[0]
         if isinstance(error, NotFoundError):
-            raise _not_found(group_id, error)
+            raise GroupNotFoundError(group_id=group_id, request_id=error.request_id)
         raise error
     counts = tally.counts
-    result = ImportResult(
+    result = ImportReport(
         group_id=group_id,
         dry_run=dry_run,
         requested=tally.requested,
@@ -317,7 +341,7 @@ async def import_phones(
     return result.model_copy(update={"message": summarise(result)})
 
 
-def summarise(result: ImportResult) -> str:
+def summarise(result: ImportReport) -> str:
     """One sentence a person can read: what changed, what did not and why, and what to do about it."""
     parts = [
         f"{n} {what}"

@@ -28,8 +28,7 @@ from pydantic import SecretStr
 import lox24_mcp.ops.importer as importer
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import PhoneEntry
-from lox24_mcp.mcp.results import ImportResult
-from lox24_mcp.ops.importer import import_phones
+from lox24_mcp.ops.importer import ImportReport, import_phones
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
 from lox24_mcp.sandbox.store import Store
 
@@ -60,7 +59,7 @@ def assert_exactly_once(stored: list[str], valid: set[str]) -> None:
     assert set(counts) == valid, f"missing {len(valid - set(counts))}, unexpected {len(set(counts) - valid)}"
 
 
-def assert_rerun_finished(result: ImportResult, stored_before: int) -> None:
+def assert_rerun_finished(result: ImportReport, stored_before: int) -> None:
     assert (result.unknown, result.rejected, result.invalid) == (0, 0, 2), result.message
     assert result.already_in_group == stored_before, "what arrived the first time is found, not sent"
     assert result.created + result.already_in_group == VALID
