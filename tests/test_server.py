@@ -118,7 +118,13 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
 ) -> None:
     async with Client(make_server(empty_sandbox)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"cancel_pending_sms", "add_phones_to_group", "list_groups", "search_sms"}
+    assert set(tools) == {
+        "cancel_pending_sms",
+        "add_phones_to_group",
+        "list_groups",
+        "list_group_contacts",
+        "search_sms",
+    }
     for tool in tools.values():
         assert tool.title and tool.annotations is not None and tool.output_schema is not None
         assert tool.description and tool.description.splitlines()[0].strip()
@@ -132,7 +138,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert "is_sent" in tools["search_sms"].input_schema["properties"]
     add = tools["add_phones_to_group"]
     assert add.annotations is not None and add.annotations.destructive_hint is False
-    for name in ("list_groups", "search_sms"):
+    for name in ("list_groups", "list_group_contacts", "search_sms"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True
     filters = set(SmsFilters.model_fields) - {"is_sent"}
@@ -407,7 +413,9 @@ async def test_import_normalises_dedupes_and_accounts_for_every_entry(empty_sand
     assert set(stored) == {"+4915112345678", "+4915112345679", "+436641234567"}
     assert stored["+4915112345678"]["b"] == "Müller" and stored["+4915112345679"]["callback_data"] == "import-1"
     assert (again["created"], again["already_in_group"], again["rejected"]) == (0, 1, 0), "checked, not sent"
-    assert again["problems"] == [] and again["contacts"][0]["outcome"] == "already_in_group"
+    assert again["problems"] == [] and again["contacts"] == [
+        "+4915112345678 → +4915112345678: already in the group, not sent"
+    ]
 
 
 async def test_import_reports_progress_per_chunk_and_keeps_the_result_small(empty_sandbox: SandboxServer) -> None:
