@@ -306,13 +306,22 @@ async def list_groups(ctx: Context[AppState, Any]) -> GroupsResult:
     )
 
 
-def _contact(contact: GroupContact, *, full_phone: bool) -> GroupContactItem:
+def _field_names(columns: dict[str, str]) -> dict[str, str]:
+    """Each of a-e under the group's own column name (`Anrede`), or its letter where it has none or shares one."""
+    names: dict[str, str] = {}
+    for letter in "abcde":
+        caption = columns.get(letter, "").strip()
+        unnamed = not caption or caption.lower() == f"col_{letter}" or caption in names.values()
+        names[letter] = letter if unnamed or caption == "callback_data" else caption
+    return names
+
+
+def _contact(contact: GroupContact, names: dict[str, str], *, full_phone: bool) -> GroupContactItem:
     values = {"a": contact.a, "b": contact.b, "c": contact.c, "d": contact.d, "e": contact.e}
-    values["callback_data"] = contact.callback_data
-    return GroupContactItem(
-        phone=contact.phone if full_phone else mask(contact.phone),
-        fields={name: value for name, value in values.items() if value is not None},
-    )
+    fields = {names[letter]: value for letter, value in values.items() if value is not None}
+    if contact.callback_data is not None:
+        fields["callback_data"] = contact.callback_data
+    return GroupContactItem(phone=contact.phone if full_phone else mask(contact.phone), fields=fields)
 
 
 async def list_group_contacts(
@@ -333,14 +342,14 @@ async def list_group_contacts(
         raise ToolError(f"phone {phone!r} is not a valid number: {exc}. Nothing was looked up.") from None
     # The number asked about is shown as stored: the caller wrote it, so it reveals nothing new.
     full = show_full_phone or view.query is not None
+    names = _field_names(view.columns)
     return GroupContactsResult(
         group_id=group_id,
-        columns=view.columns,
         total=view.total,
         page=view.page,
         page_size=view.page_size,
         has_more=view.has_more,
-        items=[_contact(c, full_phone=full) for c in view.items],
+        items=[_contact(c, names, full_phone=full) for c in view.items],
         found=view.found,
         message=view.summary(),
         sandbox=app_state(ctx).sandbox,
@@ -361,9 +370,9 @@ async def add_phones_to_group(
 ) -> ImportResult:
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
-    Numbers go out as E.164; invalid ones, repeats and numbers already in the group are reported, not sent,
-    so re-running an import is safe. Each entry counts once: created + already_in_group + new + rejected +
-    invalid + duplicates + unknown = requested.
+    Invalid numbers, repeats and numbers already in the group are reported, not sent: re-running is safe.
+    Each entry counts once: created + already_in_group + new + rejected + invalid + duplicates + unknown =
+    requested.
     """
 
     async def progress(done: int, total: int, note: str) -> None:
