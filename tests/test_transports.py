@@ -55,6 +55,7 @@ async def test_the_installed_console_script_serves_stdio_on_the_sandbox(mode: st
         "list_groups",
         "list_group_contacts",
         "search_sms",
+        "confirm_cancel_in_card",
     }
     assert groups.structured_content is not None and groups.structured_content["sandbox"] is True
 
