@@ -68,7 +68,7 @@ class ImportResult(ImportReport, _Result):
 
 class GroupContactItem(BaseModel):
     phone: str = Field(description="Masked unless show_full_phone")
-    fields: dict[str, str] = Field(description="Fields a-e by the group's column names; callback_data")
+    fields: dict[str, str] = Field(description="By the group's column names")
 
 
 class GroupContactsResult(_Result):
