@@ -157,7 +157,16 @@ async def conversation() -> str:
                 args = {"group_id": vip["id"], "phone": "+49 151 0000 1001"}
                 member = _data(await client.call_tool("list_group_contacts", args))
                 tool("list_group_contacts", args, _json(member))
-                say("Assistant", f"Result for *{vip['name']}*: {member.get('message', _json(member))}")
+                if member.get("found") and member.get("items"):
+                    contact = member["items"][0]
+                    fields = ", ".join(f"{k} {v}" for k, v in contact.get("fields", {}).items())
+                    say(
+                        "Assistant",
+                        f"Yes: +49 151 0000 1001 is in *{vip['name']}*, stored as {contact['phone']}"
+                        + (f" ({fields})." if fields else "."),
+                    )
+                else:
+                    say("Assistant", f"No: +49 151 0000 1001 is not in *{vip['name']}*. {member.get('message', '')}")
 
     head = [
         "# A chat with lox24-mcp (sandbox data)",

@@ -15,7 +15,7 @@ class _Result(BaseModel):
 
 class PendingSample(BaseModel):
     uuid: str
-    phone: str = Field(description="Masked unless show_full_phone")
+    phone: str
     iso2: str | None = None
     status: str
     delivery_at: int | None = None
@@ -78,6 +78,7 @@ class GroupInfo(BaseModel):
     name: str
     description: str | None = None
     contacts: int
+    columns: dict[str, str] = Field(default_factory=dict)
 
 
 class GroupsResult(_Result):
@@ -86,3 +87,19 @@ class GroupsResult(_Result):
 
 class ImportResult(ImportReport, _Result):
     pass
+
+
+class GroupContactItem(BaseModel):
+    phone: str = Field(description="Masked unless show_full_phone")
+    fields: dict[str, str] = Field(description="By the group's column names")
+
+
+class GroupContactsResult(_Result):
+    group_id: int
+    total: int
+    page: int
+    page_size: int
+    has_more: bool
+    items: list[GroupContactItem]
+    found: bool | None = None
+    message: str

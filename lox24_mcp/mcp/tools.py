@@ -20,7 +20,8 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
-from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters
+from lox24_mcp.lox24.models import MAX_ID, GroupContact, Iso2, PhoneEntry, Sms, SmsFilters
+from lox24_mcp.lox24.phones import InvalidPhoneError, mask
 from lox24_mcp.lox24.times import format_local, now_local, short_local
 from lox24_mcp.lox24.trace import collect_request_ids
 from lox24_mcp.mcp.card import (
@@ -37,6 +38,8 @@ from lox24_mcp.mcp.card import (
 from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
+    GroupContactItem,
+    GroupContactsResult,
     GroupInfo,
     GroupsResult,
     ImportResult,
@@ -65,11 +68,14 @@ from lox24_mcp.ops.confirm import (
     TokenCheck,
     plan,
 )
+from lox24_mcp.ops.groups import view_group
 from lox24_mcp.ops.importer import import_phones
 from lox24_mcp.ops.present import only_pending, phone_note, sms_view, with_region
 from lox24_mcp.ops.summary import Summary, dialog_lines, sample_note, summarise, summary_lines
 
 MAX_IMPORT = 50_000
+#: A bare number in `phones`, for lists without names.
+PhoneText = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 @contextmanager
@@ -109,7 +115,7 @@ def _summary(summary: Summary) -> PreviewSummary:
     )
 
 
-_REGION = Annotated[Iso2 | None, Field(description="Country of numbers written nationally, e.g. 'DE'")]
+_REGION = Annotated[Iso2 | None, Field(description="Country of national numbers, e.g. 'DE'")]
 _FULL_PHONE = Annotated[bool, Field(description="Unmasked numbers")]
 
 
@@ -408,7 +414,7 @@ async def _audit(
 async def search_sms(
     ctx: Context[AppState, Any],
     page: Annotated[int, Field(ge=1, le=10_000)] = 1,
-    pending: Annotated[bool, Field(description="Only what cancel_pending_sms would cancel")] = False,
+    pending: Annotated[bool, Field(description="What cancel_pending_sms would cancel")] = False,
     show_full_phone: _FULL_PHONE = False,
     default_region: _REGION = None,
     **filters: Any,
@@ -449,11 +455,64 @@ async def search_sms(
 
 
 async def list_groups(ctx: Context[AppState, Any]) -> GroupsResult:
-    """Lists the contact groups (id, name, contacts): read-only, changes nothing."""
+    """Lists the contact groups (id, name, contacts, what fields a-e hold): read-only, changes nothing."""
     with lox24_errors():
         groups = await lox24(ctx).list_groups()
     return GroupsResult(
-        groups=[GroupInfo(id=g.id, name=g.name, description=g.description, contacts=g.count_items) for g in groups],
+        groups=[
+            GroupInfo(id=g.id, name=g.name, description=g.description, contacts=g.count_items, columns=g.columns())
+            for g in groups
+        ],
+        sandbox=app_state(ctx).sandbox,
+    )
+
+
+def _field_names(columns: dict[str, str]) -> dict[str, str]:
+    """Each of a-e under the group's own column name (`Anrede`), or its letter where it has none or shares one."""
+    names: dict[str, str] = {}
+    for letter in "abcde":
+        caption = columns.get(letter, "").strip()
+        unnamed = not caption or caption.lower() == f"col_{letter}" or caption in names.values()
+        names[letter] = letter if unnamed or caption == "callback_data" else caption
+    return names
+
+
+def _contact(contact: GroupContact, names: dict[str, str], *, full_phone: bool) -> GroupContactItem:
+    values = {"a": contact.a, "b": contact.b, "c": contact.c, "d": contact.d, "e": contact.e}
+    fields = {names[letter]: value for letter, value in values.items() if value is not None}
+    if contact.callback_data is not None:
+        fields["callback_data"] = contact.callback_data
+    return GroupContactItem(phone=contact.phone if full_phone else mask(contact.phone), fields=fields)
+
+
+async def list_group_contacts(
+    ctx: Context[AppState, Any],
+    group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="Group id from list_groups")],
+    phone: Annotated[
+        str | None, Field(min_length=1, max_length=40, description="Is this number in the group? Any notation")
+    ] = None,
+    default_region: Annotated[Iso2 | None, Field(description="Country if phone lacks +code")] = None,
+    page: Annotated[int, Field(ge=1, le=10_000)] = 1,
+    show_full_phone: Annotated[bool, Field(description="Unmasked numbers")] = False,
+) -> GroupContactsResult:
+    """Lists a group's contacts, or checks if phone is in it: read-only, changes nothing."""
+    try:
+        with lox24_errors():
+            view = await view_group(lox24(ctx), group_id, phone=phone, default_region=default_region, page=page)
+    except InvalidPhoneError as exc:
+        raise ToolError(f"phone {phone!r} is not a valid number: {exc}. Nothing was looked up.") from None
+    # The number asked about is shown as stored: the caller wrote it, so it reveals nothing new.
+    full = show_full_phone or view.query is not None
+    names = _field_names(view.columns)
+    return GroupContactsResult(
+        group_id=group_id,
+        total=view.total,
+        page=view.page,
+        page_size=view.page_size,
+        has_more=view.has_more,
+        items=[_contact(c, names, full_phone=full) for c in view.items],
+        found=view.found,
+        message=view.summary(),
         sandbox=app_state(ctx).sandbox,
     )
 
@@ -462,22 +521,26 @@ async def add_phones_to_group(
     ctx: Context[AppState, Any],
     group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="Group id from list_groups")],
     phones: Annotated[
-        list[PhoneEntry],
-        Field(min_length=1, max_length=MAX_IMPORT, description="Contacts; only phone is required"),
+        list[PhoneEntry | PhoneText],
+        Field(min_length=1, max_length=MAX_IMPORT, description="Contacts: numbers, or objects when fields a-e are set"),
     ],
     default_region: _REGION = None,
+    dry_run: Annotated[bool, Field(description="Check and count only; send nothing")] = False,
 ) -> ImportResult:
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
-    Numbers are normalised to E.164; invalid ones and repeats are reported, not sent. Every input entry
-    is counted once: created + rejected + invalid + duplicates + unknown = requested.
+    Invalid numbers, repeats and numbers already in the group are reported, not sent: re-running is safe.
+    Each entry counts once: created + already_in_group + new + rejected + invalid + duplicates + unknown =
+    requested.
     """
 
     async def progress(done: int, total: int, note: str) -> None:
         await ctx.report_progress(done, total=total, message=note)
 
     with lox24_errors():
-        report = await import_phones(lox24(ctx), group_id, phones, default_region=default_region, on_progress=progress)
+        report = await import_phones(
+            lox24(ctx), group_id, phones, default_region=default_region, on_progress=progress, dry_run=dry_run
+        )
     return ImportResult(**dict(report), sandbox=app_state(ctx).sandbox)
 
 
@@ -522,6 +585,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
     ),
     ToolSpec(list_groups, "List contact groups", READ_ONLY),
+    ToolSpec(list_group_contacts, "List or check a group's contacts", READ_ONLY),
     ToolSpec(search_sms, "Search SMS", READ_ONLY),
     ToolSpec(
         confirm_cancel_in_card,

@@ -33,4 +33,4 @@ async def test_the_transcript_shows_the_three_questions_with_local_times_and_loo
     assert '"now": "Mon 2026-11-30 14:25 +01:00"' in text
     assert "1 more pending SMS with the same text is not included (no callback_data)" in text
     assert "UTC" not in text
-    assert "list_group_contacts" in text
+    assert "Is +49 151 0000 1001 in my VIP group?" in text and '"found": true' in text
