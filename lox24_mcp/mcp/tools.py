@@ -121,6 +121,9 @@ _FULL_PHONE = Annotated[bool, Field(description="Unmasked numbers")]
 
 # ----------------------------------------------------------------------------- cancel_pending_sms
 
+#: `is_sent` is fixed by what "pending" means; the order of a cancel's matches changes nothing.
+CANCEL_EXCLUDES = frozenset({"is_sent", "order_by", "order"})
+
 
 class CancelConfirmation(BaseModel):
     """The form shown to the user (flat primitives only)."""
@@ -157,7 +160,7 @@ def _scope(ctx: Context[AppState, Any], filters: SmsFilters, cancel_all_pending:
     )
 
 
-@flat_arguments(SmsFilters, exclude=frozenset({"is_sent"}))
+@flat_arguments(SmsFilters, exclude=CANCEL_EXCLUDES)
 async def preview_cancel(
     ctx: Context[AppState, Any],
     cancel_all_pending: bool,
@@ -231,7 +234,7 @@ async def ask_user(
     return Elicit(dialog_lines(question, summary, counted.left_out), CancelConfirmation)
 
 
-@flat_arguments(SmsFilters, exclude=frozenset({"is_sent"}))
+@flat_arguments(SmsFilters, exclude=CANCEL_EXCLUDES)
 async def cancel_pending_sms(
     ctx: Context[AppState, Any],
     preview: Annotated[Preview, Resolve(preview_cancel)],
