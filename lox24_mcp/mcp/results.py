@@ -10,7 +10,7 @@ from lox24_mcp.ops.importer import ImportReport
 
 
 class _Result(BaseModel):
-    sandbox: bool = Field(default=False, description="true: sandbox data")
+    sandbox: bool = False
 
 
 class PendingSample(BaseModel):

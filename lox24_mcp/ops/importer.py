@@ -85,7 +85,7 @@ class ImportReport(BaseModel):
     already_in_group: int = 0
     new: int = Field(default=0, description="dry_run: would be added")
     rejected: int = Field(description="Not added: refused by LOX24 or never sent")
-    invalid: int = Field(description="Not a valid number")
+    invalid: int
     duplicates: int = Field(description="Repeats within this call")
     unknown: int = Field(description="Sent, no answer: re-run to finish")
     contacts: list[str] | None = Field(default=None, description="Up to 20: 'input → E.164: outcome'")
