@@ -8,7 +8,7 @@ query parameters (PHP-style lists, `field[op]` ranges, unix seconds, `1`/`0` boo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self, TypeAlias
@@ -411,7 +411,7 @@ class SmsPage(BaseModel):
 
 
 class Group(BaseModel):
-    """A contact group."""
+    """A contact group. `name_a`…`name_e` are the group's own captions of the contact columns a–e."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -419,6 +419,16 @@ class Group(BaseModel):
     name: str
     description: str | None = None
     count_items: int = 0
+    name_a: str | None = None
+    name_b: str | None = None
+    name_c: str | None = None
+    name_d: str | None = None
+    name_e: str | None = None
+
+    def columns(self) -> dict[str, str]:
+        """The captioned contact columns, e.g. `{"a": "Anrede", "b": "Nachname"}` (unset ones left out)."""
+        named = {"a": self.name_a, "b": self.name_b, "c": self.name_c, "d": self.name_d, "e": self.name_e}
+        return {letter: name for letter, name in named.items() if name}
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,3 +446,57 @@ class BatchItemResult:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class GroupContact:
+    """One contact of a group as LOX24's CSV export lists it (`GET /groups/{id}/file/csv`).
+
+    A dataclass, not a pydantic model: a group export can hold 50,000 of them. `phone` is the stored
+    form; `e164` the same number as a comparable key (see `stored_e164`).
+    """
+
+    phone: str
+    id: str | None = None
+    a: str | None = None
+    b: str | None = None
+    c: str | None = None
+    d: str | None = None
+    e: str | None = None
+    callback_data: str | None = None
+    #: Columns the export had beyond the documented ones, as (header, value).
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def e164(self) -> str:
+        return stored_e164(self.phone)
+
+
+class GroupContacts(list[GroupContact]):
+    """A group's contacts (a list), plus the export's captions of the contact columns a–e.
+
+    `columns` maps a letter to the header LOX24 used for it (`{"a": "Vorname", "b": "col_B"}`).
+    """
+
+    columns: dict[str, str]
+
+    def __init__(self, contacts: Iterable[GroupContact] = (), columns: dict[str, str] | None = None) -> None:
+        super().__init__(contacts)
+        self.columns = dict(columns or {})
+
+
+_STORED_SEPARATORS = re.compile(r"[\s().\-/]")
+
+
+def stored_e164(phone: str) -> str:
+    """A stored number as a comparable E.164 key: separators dropped, `00…` and bare digits get a `+`.
+
+    LOX24 stores what it was sent (E.164 when it came from this server); this only evens out how an
+    export might write it, without validating: `+49 151 1234` → `+491511234`, `49151…` → `+49151…`.
+    """
+    text = _STORED_SEPARATORS.sub("", phone)
+    if text.startswith("00"):
+        return "+" + text[2:]
+    if text.isdigit():
+        return "+" + text
+    return text

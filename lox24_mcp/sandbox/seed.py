@@ -37,11 +37,15 @@ def seed_demo_data(state: SandboxState) -> None:
     tomorrow_14 = midnight + DAY + 14 * HOUR
     next_week = midnight + 7 * DAY + 10 * HOUR
 
-    vip = state.add_group("VIP customers", "Best customers, for early access to sales")
+    vip = state.add_group(
+        "VIP customers",
+        "Best customers, for early access to sales",
+        columns={"a": "Anrede", "b": "Nachname", "c": "Status"},
+    )
     state.add_phones(vip, _VIP)
-    newsletter = state.add_group("Newsletter", "Subscribed to the monthly newsletter")
+    newsletter = state.add_group("Newsletter", "Subscribed to the monthly newsletter", columns={"a": "Vorname"})
     state.add_phones(newsletter, _NEWSLETTER)
-    state.add_group("Staff", "Shop staff, for shift messages")
+    state.add_group("Staff", "Shop staff, for shift messages", columns={"a": "Vorname", "b": "Nachname"})
 
     # Scheduled: the spring-sale campaign (one bulk) across DE/AT/CH/ES/FR, tomorrow morning.
     for i, phone in enumerate(["+4915100001001", "+4915100001011", "+436640001002", "+41790001003", "+33600001005"]):
