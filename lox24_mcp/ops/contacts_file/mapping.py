@@ -125,14 +125,14 @@ def map_columns(
         raise FileFormatError("The file has no rows with content.")
     first = [str(c).strip() if isinstance(c, str) else "" for c in rows[0]]
     width = max(len(r) for r in rows)
-    wanted = {k: v for k, v in (columns or {}).items() if v is not None}
-    unknown = [k for k in wanted if k not in FIELDS]
+    wanted = dict(columns or {})
+    unknown = ", ".join(repr(k) for k in wanted if k not in FIELDS)
     if unknown:
-        raise FileFormatError(
-            f"columns has unknown field(s) {', '.join(repr(k) for k in unknown[:5])}; the fields are {', '.join(FIELDS)}."
-        )
+        raise FileFormatError(f"columns has unknown field(s) {unknown[:200]}; the fields are {', '.join(FIELDS)}.")
     folded = {_norm(h): i for i, h in reversed(list(enumerate(first))) if h}
-    header_hits = [h for h in first if h and (_phone_tier(h) is not None or _norm(h) in _wanted_names(wanted, group_columns))]
+    header_hits = [
+        h for h in first if h and (_phone_tier(h) is not None or _norm(h) in _wanted_names(wanted, group_columns))
+    ]
     has_header = bool(header_hits) or _looks_like_header(rows)
     data = rows[1:] if has_header else rows
 
@@ -156,7 +156,9 @@ def map_columns(
     if "phone" in wanted:
         phone = find(wanted["phone"], "phone")
     else:
-        phone = _phone_column(first if has_header else [], data, width, default_region, exclude=set(fields.values()))
+        phone = _phone_column(
+            first if has_header else [], data, width, default_region, exclude=set(fields.values()), first_row=first
+        )
     if not wanted:
         for key, name in sorted(group_columns.items()):
             if key in FIELDS and key != "phone" and name and has_header and _norm(name) in folded:
@@ -185,7 +187,7 @@ def map_columns(
 
 
 def _wanted_names(wanted: Mapping[str, str], group_columns: Mapping[str, str]) -> set[str]:
-    return {_norm(v) for v in [*wanted.values(), *group_columns.values()] if v}
+    return {_norm(v) for v in [*wanted.values(), *group_columns.values()]}
 
 
 def _position(name: str, width: int, first_column: int) -> int | None:
@@ -214,7 +216,12 @@ def _looks_like_header(rows: list[list[Cell]]) -> bool:
 
 
 def _phone_column(
-    header: list[str], data: list[list[Cell]], width: int, default_region: str | None, exclude: set[int]
+    header: list[str],
+    data: list[list[Cell]],
+    width: int,
+    default_region: str | None,
+    exclude: set[int],
+    first_row: list[str],
 ) -> int:
     sample = data[:_SAMPLE_ROWS]
     scores: dict[int, tuple[int, int, int]] = {}
@@ -233,10 +240,11 @@ def _phone_column(
         if i not in exclude and filled and looks * 2 >= filled and looks
     ]
     if not candidates:
-        shown = ", ".join(repr(h) for h in header if h)[:300]
-        where = f"none of its headers ({shown}) names one" if shown else "no column holds phone numbers"
+        shown = ", ".join(repr(h[:40]) for h in first_row if h)[:300]
+        where = f"no header in row 1 ({shown}) names one" if shown else "row 1 has no headers"
         raise FileFormatError(
-            f"No phone column found: {where}. Pass columns={{'phone': '<header>'}} to name the column."
+            f"No phone column found: {where}, and no column holds mostly phone numbers. "
+            "Pass columns={'phone': '<header>'} to name the column."
         )
     return -max(candidates)[2]
 

@@ -98,8 +98,9 @@ def detect_encoding(stream: BinaryIO) -> TextEncoding:
 
 
 def _text(stream: BinaryIO, encoding: TextEncoding) -> io.TextIOWrapper:
+    """A text view of the stream from its start; callers `detach()` it so the stream stays open."""
     stream.seek(0)
-    return io.TextIOWrapper(_Unclosing(stream), encoding=encoding.codec, newline="", errors="strict")
+    return io.TextIOWrapper(stream, encoding=encoding.codec, newline="", errors="strict")
 
 
 def _decoded_sample(stream: BinaryIO, encoding: TextEncoding) -> str:
@@ -116,21 +117,6 @@ def _undecodable(encoding: TextEncoding, exc: UnicodeDecodeError) -> FileFormatE
     return FileFormatError(
         f"The file is not readable as {encoding.label} text (byte {exc.start} of a block); save it as CSV UTF-8."
     )
-
-
-class _Unclosing(io.RawIOBase):
-    """A view of a binary stream that a TextIOWrapper may close without closing the stream."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 # ----------------------------------------------------------------------------- CSV and friends
@@ -157,7 +143,7 @@ class CsvReader:
         reader = csv.reader(text, delimiter=self.delimiter, quotechar='"', doublequote=True, strict=False)
         number = 0
         try:
-            for number, cells in enumerate(reader, start=1):  # noqa: B007 (read in the except clauses)
+            for number, cells in enumerate(reader, start=1):
                 yield number, list(cells)
         except UnicodeDecodeError as exc:
             raise _undecodable(self.encoding, exc) from None
