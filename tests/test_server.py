@@ -406,8 +406,8 @@ async def test_import_normalises_dedupes_and_accounts_for_every_entry(empty_sand
     stored = {p["phone"]: p for p in empty_sandbox.state.group_phones(group)}
     assert set(stored) == {"+4915112345678", "+4915112345679", "+436641234567"}
     assert stored["+4915112345678"]["b"] == "Müller" and stored["+4915112345679"]["callback_data"] == "import-1"
-    assert (again["created"], again["rejected"]) == (0, 1), "LOX24's refusal of an existing contact is reported"
-    assert again["problems"][0]["outcome"] == "rejected"
+    assert (again["created"], again["already_in_group"], again["rejected"]) == (0, 1, 0), "checked, not sent"
+    assert again["problems"] == [] and again["contacts"][0]["outcome"] == "already_in_group"
 
 
 async def test_import_reports_progress_per_chunk_and_keeps_the_result_small(empty_sandbox: SandboxServer) -> None:

@@ -582,7 +582,17 @@ class SandboxMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        if plan.fail_after_status is None:
+            await self.app(scope, replay, send)
+            return
+
+        async def discard(message: Message) -> None:
+            del message
+
+        # Carried out in full, then answered with an error: the client cannot know what happened.
+        await self.app(scope, replay, discard)
+        detail = f"Injected sandbox fault: HTTP {plan.fail_after_status} after the request was carried out."
+        await error_response(state, plan.fail_after_status, detail, ld=ld)(scope, receive, send)
 
     @staticmethod
     async def _drop(receive: Receive) -> None:

@@ -49,12 +49,20 @@ class Faults:
     #: nothing is processed (as when a client times out on a slow gateway).
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
+    #: Share of requests that are carried out in full and then answered `fail_after_status` instead of
+    #: their result: a 5xx whose outcome the client cannot know.
+    fail_after_rate: float = 0.0
+    fail_after_status: int = 500
     seed: int = 0
     #: If non-empty, faults apply only to requests whose path starts with one of these.
     only_paths: tuple[str, ...] = ()
+    #: Faults never apply to requests whose path starts with one of these.
+    skip_paths: tuple[str, ...] = ()
 
     def applies_to(self, path: str) -> bool:
         """Whether faults apply to a request for `path`."""
+        if self.skip_paths and path.startswith(self.skip_paths):
+            return False
         return not self.only_paths or path.startswith(self.only_paths)
 
 
@@ -66,6 +74,7 @@ class FaultPlan:
     drop: bool = False
     error_status: int | None = None
     slow_seconds: float = 0.0
+    fail_after_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,11 +216,14 @@ class SandboxState:
                 self._rng_for = key
             # Always three draws, so one rate's setting does not shift the others' sequence.
             drop, error, slow = self._rng.random(), self._rng.random(), self._rng.random()
+            # A fourth draw only when asked for, so the sequences of seeds chosen before it existed stay put.
+            fail_after = self._rng.random() < faults.fail_after_rate if faults.fail_after_rate else False
             return FaultPlan(
                 latency=max(0.0, faults.latency),
                 drop=drop < faults.drop_rate,
                 error_status=faults.error_status if error < faults.error_rate else None,
                 slow_seconds=max(0.0, faults.slow_seconds) if slow < faults.slow_rate else 0.0,
+                fail_after_status=faults.fail_after_status if fail_after else None,
             )
 
     # ------------------------------------------------------------------ auth
