@@ -29,6 +29,7 @@ from lox24_mcp.mcp.sdk_compat import add_request_handler
 from lox24_mcp.mcp.state import AppState
 from lox24_mcp.mcp.tools import build_tools
 from lox24_mcp.ops.confirm import TokenSigner
+from lox24_mcp.ops.file_access import parse_dirs
 
 __all__ = ["AppState", "create_server"]
 
@@ -73,7 +74,13 @@ def create_server(
             timeout=settings.timeout,
         )
         try:
-            yield AppState(client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox)
+            yield AppState(
+                client=client,
+                signer=signer,
+                confirm=settings.confirm,
+                sandbox=sandbox,
+                import_dirs=parse_dirs(settings.import_dirs),
+            )
         finally:
             await client.aclose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -19,6 +20,8 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
+    #: Folders add_phones_from_file may read (LOX24_MCP_IMPORT_DIRS); empty: reading files is off.
+    import_dirs: tuple[Path, ...] = ()
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:

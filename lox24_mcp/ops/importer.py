@@ -248,8 +248,9 @@ async def read_group(client: Lox24Client, group_id: int) -> GroupContacts:
 async def import_phones(
     client: Lox24Client,
     group_id: int,
-    entries: Sequence[Entry] | Iterable[ContactSlice],
+    entries: Sequence[Entry] | None,
     *,
+    source: Iterable[ContactSlice] | None = None,
     default_region: str | None = None,
     chunk_size: int = 500,
     concurrency: int = 4,
@@ -265,9 +266,10 @@ async def import_phones(
     numbers already there are counted `already_in_group` and not sent, which makes running the same
     import again safe. With `dry_run` nothing is sent: the result counts what would be added as `new`.
 
-    `entries` is a list, or a source of `ContactSlice`s, read lazily one slice ahead of the senders on a
-    worker thread (a source may do blocking I/O). `total` is the number of entries a source will yield,
-    for progress; `label` is what an index is called in reasons ("same number as row 7").
+    The contacts are `entries`, a list, or (with `entries=None`) `source`, an iterable of `ContactSlice`s
+    read lazily one slice ahead of the senders on a worker thread (it may do blocking I/O). `total` is
+    the number of entries a source will yield, for progress; `label` is what an index is called in
+    reasons ("same number as row 7").
 
     Raises:
         GroupNotFoundError: LOX24 has no such group (nothing was created).
@@ -276,12 +278,14 @@ async def import_phones(
             failed in a way every batch would (bad token, no access, IP blocked), so nothing was created.
     """
     inline = False
-    if isinstance(entries, Sequence):
-        source: Iterator[ContactSlice] = list_source(entries, chunk_size)
+    if entries is not None:
+        slices: Iterator[ContactSlice] = list_source(entries, chunk_size)
         total = len(entries)
         inline = len(entries) <= INLINE_SLICE  # ~1 ms of work: cheaper than the hop to a worker thread
+    elif source is not None:
+        slices = iter(source)
     else:
-        source = iter(entries)
+        raise TypeError("import_phones needs entries or a source")
     tally = _Tally(requested=total or 0, listed={} if total is not None and total <= MAX_LISTED else None)
     if existing is None:
         existing = await group_numbers(client, group_id)
@@ -342,9 +346,9 @@ async def import_phones(
             while True:
                 try:
                     if inline:
-                        step = _next_normalised(source, default_region)
+                        step = _next_normalised(slices, default_region)
                     else:
-                        step = await anyio.to_thread.run_sync(_next_normalised, source, default_region)
+                        step = await anyio.to_thread.run_sync(_next_normalised, slices, default_region)
                 except (OSError, ValueError) as exc:  # a source's read failed: send what was read, then say so
                     interrupted = str(exc) or type(exc).__name__
                     break

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
+from lox24_mcp.lox24.models import PhoneEntry
 from lox24_mcp.ops.contacts_file import ContactsFile, FileFormatError
 from lox24_mcp.ops.contacts_file.mapping import CellError, looks_like_phone, phone_text
 
@@ -31,6 +32,7 @@ def read_all(contacts: ContactsFile) -> tuple[dict[int, dict[str, str]], dict[in
     refused: dict[int, tuple[str, str]] = {}
     for piece in contacts.slices(size=7):
         for row, entry in zip(piece.indexes, piece.entries, strict=True):
+            assert isinstance(entry, PhoneEntry)
             entries[row] = entry.model_dump(exclude_none=True)
         for row, raw, reason in piece.refused:
             refused[row] = (raw, reason)
@@ -242,6 +244,8 @@ def test_a_field_lox24_would_refuse_is_reported_for_its_row() -> None:
         (4915112345678.0, None, "+4915112345678"),
         (4915112345678, None, "+4915112345678"),
         (15112345678.0, "DE", "15112345678"),
+        (4915112345678.0, "DE", "+4915112345678"),
+        (436641234567, "DE", "+436641234567"),
         ("4915112345678.0", None, "+4915112345678"),
         ("+4915112345678.00", None, "+4915112345678"),
         (" 0151 12345678 ", "DE", "0151 12345678"),

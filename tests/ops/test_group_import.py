@@ -14,10 +14,9 @@ from conftest import FAST_RETRY
 from pydantic import SecretStr
 
 from lox24_mcp.lox24.client import Lox24Client
-from lox24_mcp.lox24.errors import ServerError
+from lox24_mcp.lox24.errors import GroupNotFoundError, ServerError
 from lox24_mcp.lox24.models import PhoneEntry
-from lox24_mcp.mcp.results import ImportResult
-from lox24_mcp.ops.importer import GroupNotFoundError, import_phones
+from lox24_mcp.ops.importer import ImportReport, import_phones
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +42,7 @@ def sent_numbers(state: SandboxState) -> list[str]:
     return [item["phone"] for r in state.requests if r.path.endswith("/phones/batch") for item in json.loads(r.body)]
 
 
-def accounted(result: ImportResult) -> int:
+def accounted(result: ImportReport) -> int:
     return (
         result.created
         + result.already_in_group

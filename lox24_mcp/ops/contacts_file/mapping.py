@@ -272,8 +272,10 @@ _MAX_EXACT = 10**15
 def phone_text(cell: Cell, default_region: str | None) -> str:
     """The phone cell as text to normalise: numbers recovered exactly, or refused with the reason.
 
-    A number stored as a number has lost its `+` (and a national number its leading 0): without a
-    default region it can only be international, so it gets its `+` back.
+    A number stored as a number has lost its `+` (or, if it was national, its leading 0). Read as
+    international first (`4915112345678` → `+4915112345678`) when that is a valid number, else as a
+    national number of `default_region`; spreadsheets mostly hold the former, and libphonenumber
+    would accept `4915112345678` as a (wrong) German landline too.
     """
     if isinstance(cell, float | int):
         value = float(cell)
@@ -284,8 +286,7 @@ def phone_text(cell: Cell, default_region: str | None) -> str:
                 "stored as a number longer than 15 digits, so the spreadsheet may have rounded it; "
                 "format the column as text and type it again"
             )
-        digits = str(abs(int(cell)))
-        return digits if default_region else "+" + digits
+        return _stored_number(str(abs(int(cell))), default_region)
     text = cell.strip()
     if _SCIENTIFIC.fullmatch(text):
         raise CellError(
@@ -297,6 +298,13 @@ def phone_text(cell: Cell, default_region: str | None) -> str:
         digits = plain.group(1)
         return digits if digits.startswith("+") else phone_text(int(digits), default_region)
     return text
+
+
+def _stored_number(digits: str, default_region: str | None) -> str:
+    try:
+        return to_e164("+" + digits)
+    except InvalidPhoneError:
+        return digits if default_region else "+" + digits  # national, or invalid: the normaliser says why
 
 
 def field_text(cell: Cell) -> str:
