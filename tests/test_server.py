@@ -118,7 +118,13 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
 ) -> None:
     async with Client(make_server(empty_sandbox)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"cancel_pending_sms", "add_phones_to_group", "list_groups", "search_sms"}
+    assert set(tools) == {
+        "cancel_pending_sms",
+        "add_phones_to_group",
+        "add_phones_from_file",
+        "list_groups",
+        "search_sms",
+    }
     for tool in tools.values():
         assert tool.title and tool.annotations is not None and tool.output_schema is not None
         assert tool.description and tool.description.splitlines()[0].strip()
@@ -130,8 +136,9 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert "preview" not in cancel.input_schema["properties"] and "answer" not in cancel.input_schema["properties"]
     assert "is_sent" not in cancel.input_schema["properties"]
     assert "is_sent" in tools["search_sms"].input_schema["properties"]
-    add = tools["add_phones_to_group"]
-    assert add.annotations is not None and add.annotations.destructive_hint is False
+    for name in ("add_phones_to_group", "add_phones_from_file"):
+        add = tools[name]
+        assert add.annotations is not None and add.annotations.destructive_hint is False
     for name in ("list_groups", "search_sms"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True
