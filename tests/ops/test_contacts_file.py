@@ -259,7 +259,7 @@ def test_numbers_are_recovered_exactly(cell: float | str, region: str | None, ex
     ("cell", "reason"),
     [
         (4915112345678.5, "decimals"),
-        (1.2345678901234567e16, "longer than 15 digits"),
+        (1.2345678901234567e16, "over 15 digits"),
         ("4.91511E+12", "scientific notation"),
         ("4,91511E+12", "scientific notation"),
         ("4.9151123456789e12", "scientific notation"),

@@ -282,17 +282,11 @@ def phone_text(cell: Cell, default_region: str | None) -> str:
         if not value.is_integer():
             raise CellError(f"a number with decimals ({cell!r}), not a phone number")
         if abs(value) >= _MAX_EXACT:
-            raise CellError(
-                "stored as a number longer than 15 digits, so the spreadsheet may have rounded it; "
-                "format the column as text and type it again"
-            )
+            raise CellError("a number of over 15 digits, rounded by the spreadsheet; format the column as text")
         return _stored_number(str(abs(int(cell))), default_region)
     text = cell.strip()
     if _SCIENTIFIC.fullmatch(text):
-        raise CellError(
-            "written in scientific notation, so digits are lost; format the column as text (or number with "
-            "0 decimals) and export again"
-        )
+        raise CellError("written in scientific notation (digits lost); format the column as text, export again")
     plain = _TRAILING_ZEROS.fullmatch(text)
     if plain:  # 4915112345678.0: a number written out by a program that read it as a float
         digits = plain.group(1)
