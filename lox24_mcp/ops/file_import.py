@@ -21,6 +21,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.models import GroupContacts
 from lox24_mcp.ops.contacts_file import ContactsFile, FileFormatError
 from lox24_mcp.ops.file_access import FileAccessError, OpenedFile, open_allowed
 from lox24_mcp.ops.importer import (
@@ -90,19 +91,24 @@ async def import_file(
     except FileAccessError as exc:
         raise FileImportError(str(exc)) from None
     with opened.stream:
-        group = await read_group(client, group_id)
-        captions = {k: v for k, v in group.columns.items() if not _DEFAULT_CAPTION.fullmatch(v.strip())}
+        # The group's one request and the check of the whole file overlap.
+        groups: list[GroupContacts] = []
+
+        async def fetch_group() -> None:
+            groups.append(await read_group(client, group_id))
+
         try:
-            contacts = await anyio.to_thread.run_sync(
-                lambda: ContactsFile.open(
-                    opened.stream,
-                    opened.path.name,
-                    sheet=sheet,
-                    columns=columns,
-                    group_columns=captions,
-                    default_region=default_region,
-                )
-            )
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(fetch_group)
+                    contacts = await anyio.to_thread.run_sync(
+                        lambda: ContactsFile.read(opened.stream, opened.path.name, sheet=sheet)
+                    )
+            except BaseExceptionGroup as failed:
+                raise _first_leaf(failed) from None
+            group = groups[0]
+            captions = {k: v for k, v in group.columns.items() if not _DEFAULT_CAPTION.fullmatch(v.strip())}
+            contacts.map(columns=columns, group_columns=captions, default_region=default_region)
         except FileFormatError as exc:
             raise FileImportError(f"{opened.path.name}: {exc} Nothing was sent.") from None
         existing = {contact.e164 for contact in group}
@@ -125,6 +131,14 @@ async def import_file(
             exc.report = exc.report.model_copy(update={"message": f"{opened.path.name}: {exc.message}"})
             raise
     return _file_report(report, contacts, opened.path.name)
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception that stopped the task group (not the cancellations it caused)."""
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+        leaf = leaf.exceptions[0]
+    return leaf
 
 
 def _file_report(report: ImportReport, contacts: ContactsFile, name: str) -> FileImportReport:

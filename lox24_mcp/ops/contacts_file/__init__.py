@@ -8,7 +8,7 @@ then reads it again row by row: at most one slice of contacts is held at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from pydantic import TypeAdapter, ValidationError
@@ -42,13 +42,20 @@ _Reader = CsvReader | SpreadsheetReader | VcardReader
 
 @dataclass
 class ContactsFile:
-    """A contact file, checked and mapped; iterate `slices()` to read its contacts."""
+    """A contact file, checked and mapped; iterate `slices()` to read its contacts.
+
+    `read()` checks the file (no group needed), `map()` decides the columns; `open()` does both.
+    """
 
     reader: _Reader
-    mapping: ColumnMapping
+    #: The first rows with content (header included), for the mapping.
+    sample: list[list[Cell]]
+    #: Rows with content, header included.
+    filled: int
+    mapping: ColumnMapping = field(default_factory=lambda: ColumnMapping(False, 0, {}, {}))
     #: Rows with content after the header: what `slices()` will yield, for progress.
-    rows_total: int
-    default_region: str | None
+    rows_total: int = 0
+    default_region: str | None = None
 
     @classmethod
     def open(
@@ -61,10 +68,21 @@ class ContactsFile:
         group_columns: Mapping[str, str] | None = None,
         default_region: str | None = None,
     ) -> ContactsFile:
-        """Check the whole file, count its rows and decide the mapping (see `mapping.map_columns`).
+        """`read()` then `map()`.
 
         Raises:
             FileFormatError: the file cannot be read as contacts; the message says why and what to do.
+        """
+        contacts = cls.read(stream, name, sheet=sheet)
+        contacts.map(columns=columns, group_columns=group_columns, default_region=default_region)
+        return contacts
+
+    @classmethod
+    def read(cls, stream: BinaryIO, name: str, *, sheet: str | None = None) -> ContactsFile:
+        """Check the whole file (decoding and structure errors surface now) and count its rows.
+
+        Raises:
+            FileFormatError: the file cannot be read; the message says why and what to do.
         """
         kind = detect_kind(stream, name)
         reader: _Reader
@@ -77,24 +95,40 @@ class ContactsFile:
         else:
             reader = CsvReader(stream)
         sample: list[list[Cell]] = []
-        filled = 0
-        for _number, cells in reader.rows():  # the whole file: decoding and structure errors surface now
-            if _blank(cells):
-                continue
-            filled += 1
-            if len(sample) < _SAMPLE_ROWS:
+        for _number, cells in reader.rows():
+            if not _blank(cells):
                 sample.append(cells)
-        mapping = map_columns(
-            sample,
+                if len(sample) == _SAMPLE_ROWS:
+                    break
+        if isinstance(reader, CsvReader):
+            filled = reader.count()
+        else:
+            filled = sum(1 for _, cells in reader.rows() if not _blank(cells))
+        return cls(reader, sample, filled)
+
+    def map(
+        self,
+        *,
+        columns: Mapping[str, str] | None = None,
+        group_columns: Mapping[str, str] | None = None,
+        default_region: str | None = None,
+    ) -> None:
+        """Decide which column fills which field (see `mapping.map_columns`).
+
+        Raises:
+            FileFormatError: no phone column, `columns` names what the file lacks, or no contacts.
+        """
+        self.mapping = map_columns(
+            self.sample,
             columns=columns,
             group_columns=group_columns or {},
             default_region=default_region,
-            first_column=getattr(reader, "first_column", 0),
+            first_column=getattr(self.reader, "first_column", 0),
         )
-        rows_total = filled - 1 if mapping.has_header else filled
-        if rows_total <= 0:
+        self.default_region = default_region
+        self.rows_total = self.filled - 1 if self.mapping.has_header else self.filled
+        if self.rows_total <= 0:
             raise FileFormatError("The file has a header row but no contacts below it.")
-        return cls(reader, mapping, rows_total, default_region)
 
     @property
     def description(self) -> str:
@@ -120,18 +154,21 @@ class ContactsFile:
         fields = tuple(mapping.fields.items())
         piece = ContactSlice([], [])
         bodies: list[dict[str, str]] = []
+        region = self.default_region
         for number, cells in batch:
             raw = cells[phone_at] if phone_at < len(cells) else ""
             try:
-                if isinstance(raw, str) and not raw.strip():
+                if type(raw) is str and not raw.strip():
                     raise CellError("no phone number in this row")
-                body = {"phone": phone_text(raw, self.default_region)}
+                body = {"phone": phone_text(raw, region)}
             except CellError as exc:
                 piece.refused.append((number, _shown(raw), str(exc)))
                 continue
+            width = len(cells)
             for key, index in fields:
-                if index < len(cells):
-                    value = field_text(cells[index])
+                if index < width:
+                    cell = cells[index]
+                    value = cell.strip() if type(cell) is str else field_text(cell)
                     if value:
                         body[key] = value
             piece.indexes.append(number)
@@ -161,7 +198,10 @@ class ContactsFile:
 
 
 def _blank(cells: list[Cell]) -> bool:
-    return all(isinstance(c, str) and not c.strip() for c in cells)
+    try:
+        return not "".join(cells).strip()  # type: ignore[arg-type]  # text rows: one C call
+    except TypeError:  # numbers in a spreadsheet row
+        return all(isinstance(c, str) and not c.strip() for c in cells)
 
 
 def _shown(cell: Cell) -> str:

@@ -138,6 +138,21 @@ class CsvReader:
     def description(self) -> str:
         return f"CSV, {_DELIMITER_NAMES[self.delimiter]}-separated, {self.encoding.label}"
 
+    def count(self) -> int:
+        """Rows with content, read at C speed; raises what `rows()` would."""
+        text = _text(self._stream, self.encoding)
+        reader = csv.reader(text, delimiter=self.delimiter, quotechar='"', doublequote=True, strict=False)
+        try:
+            return sum(1 for cells in reader if "".join(cells).strip())
+        except UnicodeDecodeError as exc:
+            raise _undecodable(self.encoding, exc) from None
+        except csv.Error as exc:
+            raise FileFormatError(
+                f"Line {reader.line_num} cannot be read as CSV ({exc}); usually a quote that is never closed."
+            ) from None
+        finally:
+            text.detach()
+
     def rows(self) -> Iterator[Row]:
         text = _text(self._stream, self.encoding)
         reader = csv.reader(text, delimiter=self.delimiter, quotechar='"', doublequote=True, strict=False)
