@@ -14,6 +14,7 @@ import pytest
 from conftest import data_of, text_of
 from mcp import Client
 from mcp.server import MCPServer
+from mcp.types import TextContent
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
@@ -173,3 +174,15 @@ async def test_the_result_stays_under_4_kb_whatever_the_file_holds(
     assert data["invalid"] == 300 and data["problems_total"] == 300 and data["problems"]
     size = len(json.dumps(result.structured_content, separators=(",", ":"), ensure_ascii=False).encode())
     assert size <= 4096, size
+
+
+async def test_the_import_contacts_prompt_leads_with_the_file_flow(empty_sandbox: SandboxServer) -> None:
+    async with Client(make_server(empty_sandbox)) as client:
+        prompt = next(p for p in (await client.list_prompts()).prompts if p.name == "import_contacts")
+        assert [a.name for a in prompt.arguments or []] == ["group", "file", "default_region"]
+        rendered = await client.get_prompt("import_contacts", {"group": "Kunden", "file": "kunden.csv"})
+    content = rendered.messages[0].content
+    assert isinstance(content, TextContent)
+    text = content.text
+    assert 'path "kunden.csv"' in text and "dry_run=true" in text
+    assert text.index("add_phones_from_file") < text.index("add_phones_to_group"), "the file flow comes first"
