@@ -123,6 +123,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
         "add_phones_to_group",
         "add_phones_from_file",
         "list_groups",
+        "list_group_contacts",
         "search_sms",
     }
     for tool in tools.values():
@@ -139,7 +140,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     for name in ("add_phones_to_group", "add_phones_from_file"):
         add = tools[name]
         assert add.annotations is not None and add.annotations.destructive_hint is False
-    for name in ("list_groups", "search_sms"):
+    for name in ("list_groups", "list_group_contacts", "search_sms"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True
     filters = set(SmsFilters.model_fields) - {"is_sent"}
@@ -414,7 +415,9 @@ async def test_import_normalises_dedupes_and_accounts_for_every_entry(empty_sand
     assert set(stored) == {"+4915112345678", "+4915112345679", "+436641234567"}
     assert stored["+4915112345678"]["b"] == "Müller" and stored["+4915112345679"]["callback_data"] == "import-1"
     assert (again["created"], again["already_in_group"], again["rejected"]) == (0, 1, 0), "checked, not sent"
-    assert again["problems"] == [] and again["contacts"][0]["outcome"] == "already_in_group"
+    assert again["problems"] == [] and again["contacts"] == [
+        "+4915112345678 → +4915112345678: already in the group, not sent"
+    ]
 
 
 async def test_import_reports_progress_per_chunk_and_keeps_the_result_small(empty_sandbox: SandboxServer) -> None:

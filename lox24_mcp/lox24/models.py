@@ -333,8 +333,8 @@ class PhoneEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     phone: str = Field(min_length=1, max_length=40, description="E.164, or national with default_region")
-    a: CustomField | None = _opt("e.g. salutation")
-    b: CustomField | None = _opt("e.g. last name")
+    a: CustomField | None = _opt("a-e: see list_groups columns")
+    b: CustomField | None = _opt()
     c: CustomField | None = _opt()
     d: CustomField | None = _opt()
     e: CustomField | None = _opt()

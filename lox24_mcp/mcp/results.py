@@ -48,6 +48,7 @@ class GroupInfo(BaseModel):
     name: str
     description: str | None = None
     contacts: int
+    columns: dict[str, str] = Field(default_factory=dict, description="What fields a-e hold")
 
 
 class GroupsResult(_Result):
@@ -60,3 +61,20 @@ class ImportResult(ImportReport, _Result):
 
 class FileImportResult(FileImportReport, _Result):
     pass
+
+
+class GroupContactItem(BaseModel):
+    phone: str = Field(description="Masked unless show_full_phone")
+    fields: dict[str, str] = Field(description="a-e, callback_data")
+
+
+class GroupContactsResult(_Result):
+    group_id: int
+    columns: dict[str, str]
+    total: int
+    page: int
+    page_size: int
+    has_more: bool
+    items: list[GroupContactItem]
+    found: bool | None = None
+    message: str

@@ -21,12 +21,14 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.errors import Lox24Error
-from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters
-from lox24_mcp.lox24.phones import mask
+from lox24_mcp.lox24.models import MAX_ID, GroupContact, Iso2, PhoneEntry, Sms, SmsFilters
+from lox24_mcp.lox24.phones import InvalidPhoneError, mask
 from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
     FileImportResult,
+    GroupContactItem,
+    GroupContactsResult,
     GroupInfo,
     GroupsResult,
     ImportResult,
@@ -51,9 +53,12 @@ from lox24_mcp.ops.confirm import (
     plan,
 )
 from lox24_mcp.ops.file_import import FileImportError, import_file
+from lox24_mcp.ops.groups import view_group
 from lox24_mcp.ops.importer import import_phones
 
 MAX_IMPORT = 50_000
+#: A bare number in `phones`, for lists without names.
+PhoneText = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 @contextmanager
@@ -272,11 +277,55 @@ async def search_sms(
 
 
 async def list_groups(ctx: Context[AppState, Any]) -> GroupsResult:
-    """Lists the contact groups (id, name, contacts): read-only, changes nothing."""
+    """Lists the contact groups (id, name, contacts, what fields a-e hold): read-only, changes nothing."""
     with lox24_errors():
         groups = await lox24(ctx).list_groups()
     return GroupsResult(
-        groups=[GroupInfo(id=g.id, name=g.name, description=g.description, contacts=g.count_items) for g in groups],
+        groups=[
+            GroupInfo(id=g.id, name=g.name, description=g.description, contacts=g.count_items, columns=g.columns())
+            for g in groups
+        ],
+        sandbox=app_state(ctx).sandbox,
+    )
+
+
+def _contact(contact: GroupContact, *, full_phone: bool) -> GroupContactItem:
+    values = {"a": contact.a, "b": contact.b, "c": contact.c, "d": contact.d, "e": contact.e}
+    values["callback_data"] = contact.callback_data
+    return GroupContactItem(
+        phone=contact.phone if full_phone else mask(contact.phone),
+        fields={name: value for name, value in values.items() if value is not None},
+    )
+
+
+async def list_group_contacts(
+    ctx: Context[AppState, Any],
+    group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="Group id from list_groups")],
+    phone: Annotated[
+        str | None, Field(min_length=1, max_length=40, description="Is this number in the group? Any notation")
+    ] = None,
+    default_region: Annotated[Iso2 | None, Field(description="Country if phone lacks +code")] = None,
+    page: Annotated[int, Field(ge=1, le=10_000)] = 1,
+    show_full_phone: Annotated[bool, Field(description="Unmasked numbers")] = False,
+) -> GroupContactsResult:
+    """Lists a group's contacts, or checks if phone is in it: read-only, changes nothing."""
+    try:
+        with lox24_errors():
+            view = await view_group(lox24(ctx), group_id, phone=phone, default_region=default_region, page=page)
+    except InvalidPhoneError as exc:
+        raise ToolError(f"phone {phone!r} is not a valid number: {exc}. Nothing was looked up.") from None
+    # The number asked about is shown as stored: the caller wrote it, so it reveals nothing new.
+    full = show_full_phone or view.query is not None
+    return GroupContactsResult(
+        group_id=group_id,
+        columns=view.columns,
+        total=view.total,
+        page=view.page,
+        page_size=view.page_size,
+        has_more=view.has_more,
+        items=[_contact(c, full_phone=full) for c in view.items],
+        found=view.found,
+        message=view.summary(),
         sandbox=app_state(ctx).sandbox,
     )
 
@@ -285,24 +334,28 @@ async def add_phones_to_group(
     ctx: Context[AppState, Any],
     group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="Group id from list_groups")],
     phones: Annotated[
-        list[PhoneEntry],
-        Field(min_length=1, max_length=MAX_IMPORT, description="Contacts; only phone is required"),
+        list[PhoneEntry | PhoneText],
+        Field(min_length=1, max_length=MAX_IMPORT, description="Contacts: numbers, or objects when fields a-e are set"),
     ],
     default_region: Annotated[
         Iso2 | None, Field(description="Country for numbers written without +country code, e.g. 'DE'")
     ] = None,
+    dry_run: Annotated[bool, Field(description="Check and count only; send nothing")] = False,
 ) -> ImportResult:
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
-    Numbers are normalised to E.164; invalid ones and repeats are reported, not sent. Every input entry
-    is counted once: created + rejected + invalid + duplicates + unknown = requested.
+    Numbers go out as E.164; invalid ones, repeats and numbers already in the group are reported, not sent,
+    so re-running an import is safe. Each entry counts once: created + already_in_group + new + rejected +
+    invalid + duplicates + unknown = requested.
     """
 
     async def progress(done: int, total: int, note: str) -> None:
         await ctx.report_progress(done, total=total, message=note)
 
     with lox24_errors():
-        report = await import_phones(lox24(ctx), group_id, phones, default_region=default_region, on_progress=progress)
+        report = await import_phones(
+            lox24(ctx), group_id, phones, default_region=default_region, on_progress=progress, dry_run=dry_run
+        )
     return ImportResult(**dict(report), sandbox=app_state(ctx).sandbox)
 
 
@@ -387,6 +440,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
     ),
     ToolSpec(list_groups, "List contact groups", READ_ONLY),
+    ToolSpec(list_group_contacts, "List or check a group's contacts", READ_ONLY),
     ToolSpec(search_sms, "Search SMS", READ_ONLY),
 )
 

@@ -130,7 +130,7 @@ async def import_file(
         except ImportInterruptedError as exc:
             exc.report = exc.report.model_copy(update={"message": f"{opened.path.name}: {exc.message}"})
             raise
-    return _file_report(report, contacts, opened.path.name)
+    return _file_report(report, contacts, opened.path.name, dry_run=dry_run)
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -141,19 +141,19 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaf
 
 
-def _file_report(report: ImportReport, contacts: ContactsFile, name: str) -> FileImportReport:
+def _file_report(report: ImportReport, contacts: ContactsFile, name: str, *, dry_run: bool) -> FileImportReport:
     mapping = contacts.mapping
     unmapped = list(mapping.unmapped)
     if mapping.unmapped_total > len(unmapped):
         unmapped.append(f"… {mapping.unmapped_total - len(unmapped)} more")
     message = report.message
-    if unmapped and not report.dry_run:
+    if unmapped and not dry_run:
         message += " Columns not imported: " + ", ".join(unmapped[:5]) + "."
     elif unmapped:
         message += " Not mapped (pass columns to import them): " + ", ".join(unmapped[:5]) + "."
     result = FileImportReport(
         group_id=report.group_id,
-        dry_run=report.dry_run,
+        dry_run=dry_run,
         file=f"{name}: {contacts.description}"[:200],
         rows=report.requested,
         columns_used=mapping.used,

@@ -53,7 +53,6 @@ MAX_LISTED = 20
 #: import never holds up other sessions.
 INLINE_SLICE = 50
 Outcome = Literal["invalid", "duplicate", "rejected", "unknown"]
-ContactOutcome = Literal["created", "already_in_group", "new", "invalid", "duplicate", "rejected", "unknown"]
 #: A contact: a `PhoneEntry`, or a bare number for lists without names.
 Entry = PhoneEntry | str
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
@@ -65,31 +64,35 @@ _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, PaymentRequ
 class ImportProblem(BaseModel):
     index: int = Field(description="0-based, in phones")
     phone: str
-    outcome: Outcome
+    outcome: Literal["invalid", "duplicate", "rejected", "unknown"]
     reason: str
 
 
-class ImportedContact(BaseModel):
-    index: int
-    input: str
-    phone: str | None = Field(description="E.164 as stored")
-    outcome: ContactOutcome
+ContactOutcome = Literal["created", "already_in_group", "new", "invalid", "duplicate", "rejected", "unknown"]
+_OUTCOME_WORDS: dict[ContactOutcome, str] = {
+    "created": "added",
+    "already_in_group": "already in the group, not sent",
+    "new": "would be added",
+    "invalid": "invalid",
+    "duplicate": "repeat, not sent",
+    "rejected": "not added",
+    "unknown": "sent, no answer",
+}
 
 
 # Every input entry is accounted for once:
 # created + already_in_group + new + rejected + invalid + duplicates + unknown = requested.
 class ImportReport(BaseModel):
     group_id: int
-    dry_run: bool = False
     requested: int
     created: int
-    already_in_group: int = Field(default=0, description="Already there: not sent")
+    already_in_group: int = 0
     new: int = Field(default=0, description="dry_run: would be added")
     rejected: int = Field(description="Not added: refused by LOX24 or never sent")
     invalid: int = Field(description="Not a valid number")
     duplicates: int = Field(description="Repeats within this call")
-    unknown: int = Field(description="Sent, no answer: run the same import again, it skips what arrived")
-    contacts: list[ImportedContact] | None = Field(default=None, description="Each contact, for up to 20")
+    unknown: int = Field(description="Sent, no answer: re-run to finish")
+    contacts: list[str] | None = Field(default=None, description="Up to 20: 'input → E.164: outcome'")
     problems: list[ImportProblem] = Field(description="First 50 not created")
     problems_total: int
     message: str = ""
@@ -174,12 +177,13 @@ class _Tally:
                 phone, e164 = known[0], e164 or known[1]
             self.listed[index] = (phone, e164, outcome)
 
-    def contacts(self) -> list[ImportedContact] | None:
+    def contacts(self) -> list[str] | None:
+        """One line per contact in input order, e.g. `0664 1234567 → +436641234567: added`."""
         if self.listed is None:
             return None
         return [
-            ImportedContact(index=i, input=phone[:40], phone=e164, outcome=outcome)
-            for i, (phone, e164, outcome) in sorted(self.listed.items())
+            f"{phone[:40]} → {e164}: {_OUTCOME_WORDS[outcome]}" if e164 else f"{phone[:40]}: {_OUTCOME_WORDS[outcome]}"
+            for phone, e164, outcome in (self.listed[i] for i in sorted(self.listed))
         ]
 
     def first_problems(self) -> list[ImportProblem]:
@@ -399,7 +403,6 @@ async def import_phones(
     counts = tally.counts
     result = ImportReport(
         group_id=group_id,
-        dry_run=dry_run,
         requested=tally.seen_entries,
         created=tally.created,
         already_in_group=tally.already_in_group,
@@ -423,7 +426,7 @@ async def import_phones(
     )
     if accounted != result.requested:  # an invariant: a bug here must never pass silently
         raise RuntimeError(f"import accounting is off: {accounted} accounted for, {result.requested} requested")
-    result = result.model_copy(update={"message": summarise(result)})
+    result = result.model_copy(update={"message": summarise(result, dry_run=dry_run)})
     if interrupted is not None:
         raise ImportInterruptedError(
             f"Reading the contacts failed part-way ({interrupted[:200]}) after {result.requested} entries. "
@@ -433,7 +436,7 @@ async def import_phones(
     return result
 
 
-def summarise(result: ImportReport) -> str:
+def summarise(result: ImportReport, *, dry_run: bool = False) -> str:
     """One sentence a person can read: what changed, what did not and why, and what to do about it."""
     parts = [
         f"{n} {what}"
@@ -447,7 +450,7 @@ def summarise(result: ImportReport) -> str:
         if n
     ]
     rest = f"; {', '.join(parts)}" if parts else ""
-    if result.dry_run:
+    if dry_run:
         head = (
             f"Dry run, nothing was sent: {result.new} of {result.requested} would be added to group {result.group_id}"
         )

@@ -420,7 +420,8 @@ class _Api:
             if item["phone"] in existing:
                 results[index] = failure(422, DUPLICATE_DETAIL)
             else:
-                existing.add(item["phone"])
+                if not store_twice:
+                    existing.add(item["phone"])
                 to_insert.append((index, item))
         created = self.state.store.insert_phones(group_id, [item for _, item in to_insert], self.state.now())
         for (index, _), phone in zip(to_insert, created, strict=True):

@@ -87,9 +87,7 @@ async def test_refused_rows_and_repeats_name_rows_not_positions() -> None:
     )
     with SandboxServer(state) as server:
         async with lox24(server.url) as client:
-            report = await import_phones(
-                client, group, None, source=[piece], default_region="DE", total=4, label="row"
-            )
+            report = await import_phones(client, group, None, source=[piece], default_region="DE", total=4, label="row")
     assert (report.created, report.invalid, report.duplicates, report.requested) == (1, 2, 1, 4)
     assert [(p.index, p.outcome) for p in report.problems] == [(3, "invalid"), (4, "duplicate"), (5, "invalid")]
     assert report.problems[1].reason == "same number as row 2"
