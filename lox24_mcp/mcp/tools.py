@@ -362,13 +362,14 @@ async def add_phones_to_group(
 async def add_phones_from_file(
     ctx: Context[AppState, Any],
     group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="From list_groups")],
-    path: Annotated[str, Field(min_length=1, max_length=4096, description="CSV, XLSX or vCard file")],
+    path: Annotated[str, Field(description="CSV, XLSX or vCard file")],
     default_region: Annotated[Iso2 | None, Field(description="Country of national numbers, e.g. 'DE'")] = None,
+    # Lengths and field names are checked by the use case, with sentences instead of schema noise.
     columns: Annotated[
-        dict[str, Annotated[str, Field(max_length=200)]] | None,
-        Field(max_length=7, description="field: header, e.g. {'a': 'Vorname'}; fields phone, a-e, callback_data"),
+        dict[str, str] | None,
+        Field(description="field: header, e.g. {'a': 'Vorname'}; fields phone, a-e, callback_data"),
     ] = None,
-    sheet: Annotated[str | None, Field(max_length=200)] = None,
+    sheet: str | None = None,
     dry_run: bool = False,
 ) -> FileImportResult:
     """Adds the contacts of a file on the server's disk (allowed folders only) to a group: additive.

@@ -126,9 +126,11 @@ def map_columns(
     first = [str(c).strip() if isinstance(c, str) else "" for c in rows[0]]
     width = max(len(r) for r in rows)
     wanted = dict(columns or {})
-    unknown = ", ".join(repr(k) for k in wanted if k not in FIELDS)
+    unknown = ", ".join(repr(k[:40]) for k in wanted if k not in FIELDS)
     if unknown:
         raise FileFormatError(f"columns has unknown field(s) {unknown[:200]}; the fields are {', '.join(FIELDS)}.")
+    if any(len(v) > 200 for v in wanted.values()):
+        raise FileFormatError("columns: a header name is longer than 200 characters.")
     folded = {_norm(h): i for i, h in reversed(list(enumerate(first))) if h}
     header_hits = [
         h for h in first if h and (_phone_tier(h) is not None or _norm(h) in _wanted_names(wanted, group_columns))

@@ -240,6 +240,7 @@ class SpreadsheetReader:
 
 
 def _pick_sheet(names: list[str], wanted: str) -> str:
+    wanted = wanted[:200]
     for name in names:
         if name == wanted:
             return name
