@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from conftest import data_of, text_of
 from mcp import Client
@@ -186,3 +187,45 @@ async def test_the_import_contacts_prompt_leads_with_the_file_flow(empty_sandbox
     text = content.text
     assert 'path "kunden.csv"' in text and "dry_run=true" in text
     assert text.index("add_phones_from_file") < text.index("add_phones_to_group"), "the file flow comes first"
+
+
+def test_hostile_paths_columns_and_sheets_get_a_sentence_never_a_traceback(
+    empty_sandbox: SandboxServer, imports: Path
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    group = empty_sandbox.state.add_group("Kunden")
+    (imports.parent / "secret.csv").write_text("Mobil\n+4915112345678\n")
+    server = make_server(empty_sandbox, imports)
+    paths = st.one_of(
+        st.text(max_size=60),
+        st.sampled_from(["../secret.csv", "kunden_export.csv\x00", "/etc/passwd", "", "kunden_export.xlsx", "."]),
+        st.just("x" * 5000),
+    )
+    junk = st.one_of(st.none(), st.text(max_size=20), st.integers(), st.lists(st.text(max_size=5), max_size=2))
+
+    @settings(deadline=None, derandomize=True, database=None, max_examples=40,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+    @given(
+        path=paths,
+        columns=st.one_of(st.none(), st.dictionaries(st.text(max_size=12), junk, max_size=3)),
+        sheet=junk,
+    )
+    def run(path: str, columns: Any, sheet: Any) -> None:
+        async def check() -> None:
+            arguments = {"group_id": group, "path": path, "columns": columns, "sheet": sheet, "dry_run": True}
+            async with Client(server) as client:
+                result = await client.call_tool("add_phones_from_file", arguments)
+            if result.is_error:
+                text = text_of(result)
+                # An unexpected exception reads "Error executing tool add_phones_from_file", with no sentence.
+                assert "Traceback" not in text and text.partition(":")[2].strip(), text
+                assert "+4915112345678" not in text, "nothing from outside the folder leaks"
+            else:
+                assert data_of(result)["created"] == 0
+
+        anyio.run(check)
+
+    run()
+    assert not [r for r in empty_sandbox.state.requests if r.method == "POST"], "dry runs send nothing"
