@@ -100,7 +100,7 @@ class ContactsFile:
                 sample.append(cells)
                 if len(sample) == _SAMPLE_ROWS:
                     break
-        if isinstance(reader, CsvReader):
+        if isinstance(reader, CsvReader | SpreadsheetReader):
             filled = reader.count()
         else:
             filled = sum(1 for _, cells in reader.rows() if not _blank(cells))

@@ -287,9 +287,9 @@ def phone_text(cell: Cell, default_region: str | None) -> str:
             raise CellError("a number of over 15 digits, rounded by the spreadsheet; format the column as text")
         return _stored_number(str(abs(int(cell))), default_region)
     text = cell.strip()
-    if _SCIENTIFIC.fullmatch(text):
+    if ("e" in text or "E" in text) and _SCIENTIFIC.fullmatch(text):
         raise CellError("written in scientific notation (digits lost); format the column as text, export again")
-    plain = _TRAILING_ZEROS.fullmatch(text)
+    plain = _TRAILING_ZEROS.fullmatch(text) if ("." in text or "," in text) else None
     if plain:  # 4915112345678.0: a number written out by a program that read it as a float
         digits = plain.group(1)
         return digits if digits.startswith("+") else phone_text(int(digits), default_region)

@@ -17,7 +17,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, TypeAlias
+from typing import BinaryIO, Literal, TypeAlias, cast
 
 #: A cell as read: text, or a number as the spreadsheet stored it (never rounded or reformatted here).
 Cell: TypeAlias = str | float | int
@@ -234,9 +234,14 @@ class SpreadsheetReader:
     def description(self) -> str:
         return f"spreadsheet, sheet {self.sheet!r}"
 
+    def count(self) -> int:
+        """Rows with at least one cell that is not empty."""
+        return sum(1 for cells in self._sheet.iter_rows() if any(value != "" for value in cells))
+
     def rows(self) -> Iterator[Row]:
+        plain = _PLAIN_TYPES
         for number, cells in enumerate(self._sheet.iter_rows(), start=1):
-            yield number, [_spreadsheet_cell(value) for value in cells]
+            yield number, [cast(Cell, value) if type(value) in plain else _spreadsheet_cell(value) for value in cells]
 
 
 def _pick_sheet(names: list[str], wanted: str) -> str:
@@ -269,6 +274,9 @@ def _check_unpacked_size(stream: BinaryIO) -> None:
             f"The spreadsheet unpacks to {unpacked / 1e6:.0f} MB, more than the {MAX_UNPACKED_BYTES / 1e6:.0f} MB "
             "this server unpacks; save the sheet as CSV UTF-8 (read as a stream, any size up to the file limit)."
         )
+
+
+_PLAIN_TYPES = frozenset({str, float, int})  # exact types: bool, a subclass of int, is converted
 
 
 def _spreadsheet_cell(value: object) -> Cell:
