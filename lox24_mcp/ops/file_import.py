@@ -87,7 +87,7 @@ async def import_file(
         Lox24Error: LOX24 failed in a way that stopped the import (see `import_phones`).
     """
     try:
-        opened: OpenedFile = open_allowed(path, allowed)
+        opened: OpenedFile = await anyio.to_thread.run_sync(open_allowed, path, allowed)
     except FileAccessError as exc:
         raise FileImportError(str(exc)) from None
     with opened.stream:
