@@ -81,7 +81,8 @@ def _layout(header: list[str]) -> tuple[int, int | None, int | None, dict[str, i
         shown = ", ".join(repr(cell.strip()[:30]) for cell in header[:10])
         raise GroupCsvError(f"the export has no phone column (columns: {shown})")
     ident = next((i for i, k in enumerate(keys) if k in _ID_HEADERS and i != phone), None)
-    callback = next((i for i, k in enumerate(keys) if k in _CALLBACK_HEADERS), None)
+    # The last one: LOX24 puts callback_data after the group's captions, and a caption may read the same.
+    callback = next((i for i in reversed(range(len(keys))) if keys[i] in _CALLBACK_HEADERS and i != phone), None)
     letters: dict[str, int] = {}
     for i, key in enumerate(keys):
         if key.startswith("col_") and key[4:] in LETTERS and key[4:] not in letters:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -49,6 +50,7 @@ def create_server(
     http_client: httpx2.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
     sandbox: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> MCPServer[AppState]:
     """Build the MCP server. The LOX24 client is created in the lifespan, once per process.
 
@@ -57,6 +59,7 @@ def create_server(
         http_client: an `httpx2.AsyncClient` to share (tests inject one); created if omitted.
         retry: the LOX24 client's retry policy (default: `RetryPolicy()`).
         sandbox: say in results that they come from the built-in sandbox.
+        clock: this host's wall clock in unix seconds (tests skew it).
     """
     if settings.api_token is None:
         raise ValueError("settings.api_token is required")
@@ -79,6 +82,7 @@ def create_server(
                 signer=signer,
                 confirm=settings.confirm,
                 sandbox=sandbox,
+                clock=clock,
                 import_dirs=parse_dirs(settings.import_dirs),
             )
         finally:

@@ -38,7 +38,7 @@ class CancelResult(_Result):
 
 
 class SearchResult(_Result):
-    total: int
+    total: int | None = Field(description="All matches; null: LOX24 gave no total")
     page: int
     items: list[SmsSample]
 
@@ -48,7 +48,7 @@ class GroupInfo(BaseModel):
     name: str
     description: str | None = None
     contacts: int
-    columns: dict[str, str] = Field(default_factory=dict, description="What fields a-e hold")
+    columns: dict[str, str] = Field(default_factory=dict)
 
 
 class GroupsResult(_Result):
@@ -65,12 +65,11 @@ class FileImportResult(FileImportReport, _Result):
 
 class GroupContactItem(BaseModel):
     phone: str = Field(description="Masked unless show_full_phone")
-    fields: dict[str, str] = Field(description="a-e, callback_data")
+    fields: dict[str, str] = Field(description="Fields a-e by the group's column names; callback_data")
 
 
 class GroupContactsResult(_Result):
     group_id: int
-    columns: dict[str, str]
     total: int
     page: int
     page_size: int

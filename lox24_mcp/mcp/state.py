@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
+    clock: Callable[[], float] = field(default=time.time)
+    """This host's wall clock, unix seconds (injectable for tests)."""
     #: Folders add_phones_from_file may read (LOX24_MCP_IMPORT_DIRS); empty: reading files is off.
     import_dirs: tuple[Path, ...] = ()
 

@@ -20,7 +20,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
 from lox24_mcp.lox24.models import MAX_ID, GroupContact, Iso2, PhoneEntry, Sms, SmsFilters
 from lox24_mcp.lox24.phones import InvalidPhoneError, mask
 from lox24_mcp.mcp.results import (
@@ -151,11 +151,17 @@ async def preview_cancel(
         except InvalidTokenError as exc:
             token = exc
     decision = plan(state.confirm, caps, token, None, operation="cancellations")
-    preview_time = int(datetime.now(UTC).timestamp())
+    preview_time = int(state.clock())
     counted = cancel_ops.Preview(0, preview_time)
     if isinstance(decision, NeedCount):
         with lox24_errors():
             counted = await cancel_ops.preview(lox24(ctx), selection, preview_time=preview_time)
+        if not counted.exact:
+            raise ToolError(
+                f"LOX24 gave no total, and at least {counted.matched} pending SMS match: more than this server "
+                "counts one by one, so it cannot show the user a real count. Nothing was cancelled. Narrow the "
+                "filters (e.g. delivery_at, callback_data, iso2) and try again."
+            )
         decision = plan(state.confirm, caps, token, counted.matched, operation="cancellations")
     if isinstance(decision, Refuse):
         raise ToolError(decision.reason)
@@ -169,13 +175,18 @@ async def ask_user(
 ) -> CancelConfirmation | Elicit[CancelConfirmation]:
     """Resolver: ask the user in a dialog when the plan says so.
 
-    The question depends only on the filters and what LOX24 counted, so it stays the same across
-    the rounds of a 2026-07-28 call.
+    The question depends only on the filters and what LOX24 counted (the count and the newest matching
+    SMS), so it stays the same across the rounds of a 2026-07-28 call while the selection does; if an
+    SMS joins it (even when another left), the question changes and the user is asked again: a
+    resent yes never covers more than was shown.
     """
     if not isinstance(preview.plan, AskInDialog):
         return CancelConfirmation(confirm=isinstance(preview.plan, Proceed))
     counted = preview.preview
-    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}?"]
+    newest = ""
+    if counted.newest_created:  # to the second: it is what binds a resent answer to this selection
+        newest = f" (the newest created {datetime.fromtimestamp(counted.newest_created, UTC):%Y-%m-%d %H:%M:%S} UTC)"
+    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}{newest}?"]
     lines += [f"• {mask(s.phone)} at {_when(s.delivery_at)}: {s.text[:40]!r}" for s in counted.sample[:3]]
     if counted.matched > 3:
         lines.append(f"… and {counted.matched - 3} more.")
@@ -242,8 +253,16 @@ async def cancel_pending_sms(
             "The user did not confirm; nothing was cancelled.",
             sample=[_sample(s) for s in counted.sample],
         )
-    with lox24_errors():
-        cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    try:
+        with lox24_errors():
+            cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    except ToolError as exc:
+        if isinstance(exc.__cause__, Lox24OutcomeUnknownError):
+            raise ToolError(
+                f"{exc} The outcome of this cancel is unknown: LOX24 may have cancelled them. It was not resent; "
+                "search_sms with the same filters (pending: not sent, status new) shows the current state."
+            ) from exc.__cause__
+        raise
     return result(
         "cancelled",
         f"LOX24 cancelled {cancelled} SMS ({counted.matched} matched when the user confirmed).",
@@ -289,13 +308,22 @@ async def list_groups(ctx: Context[AppState, Any]) -> GroupsResult:
     )
 
 
-def _contact(contact: GroupContact, *, full_phone: bool) -> GroupContactItem:
+def _field_names(columns: dict[str, str]) -> dict[str, str]:
+    """Each of a-e under the group's own column name (`Anrede`), or its letter where it has none or shares one."""
+    names: dict[str, str] = {}
+    for letter in "abcde":
+        caption = columns.get(letter, "").strip()
+        unnamed = not caption or caption.lower() == f"col_{letter}" or caption in names.values()
+        names[letter] = letter if unnamed or caption == "callback_data" else caption
+    return names
+
+
+def _contact(contact: GroupContact, names: dict[str, str], *, full_phone: bool) -> GroupContactItem:
     values = {"a": contact.a, "b": contact.b, "c": contact.c, "d": contact.d, "e": contact.e}
-    values["callback_data"] = contact.callback_data
-    return GroupContactItem(
-        phone=contact.phone if full_phone else mask(contact.phone),
-        fields={name: value for name, value in values.items() if value is not None},
-    )
+    fields = {names[letter]: value for letter, value in values.items() if value is not None}
+    if contact.callback_data is not None:
+        fields["callback_data"] = contact.callback_data
+    return GroupContactItem(phone=contact.phone if full_phone else mask(contact.phone), fields=fields)
 
 
 async def list_group_contacts(
@@ -316,14 +344,14 @@ async def list_group_contacts(
         raise ToolError(f"phone {phone!r} is not a valid number: {exc}. Nothing was looked up.") from None
     # The number asked about is shown as stored: the caller wrote it, so it reveals nothing new.
     full = show_full_phone or view.query is not None
+    names = _field_names(view.columns)
     return GroupContactsResult(
         group_id=group_id,
-        columns=view.columns,
         total=view.total,
         page=view.page,
         page_size=view.page_size,
         has_more=view.has_more,
-        items=[_contact(c, full_phone=full) for c in view.items],
+        items=[_contact(c, names, full_phone=full) for c in view.items],
         found=view.found,
         message=view.summary(),
         sandbox=app_state(ctx).sandbox,
@@ -344,9 +372,9 @@ async def add_phones_to_group(
 ) -> ImportResult:
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
-    Numbers go out as E.164; invalid ones, repeats and numbers already in the group are reported, not sent,
-    so re-running an import is safe. Each entry counts once: created + already_in_group + new + rejected +
-    invalid + duplicates + unknown = requested.
+    Invalid numbers, repeats and numbers already in the group are reported, not sent: re-running is safe.
+    Each entry counts once: created + already_in_group + new + rejected + invalid + duplicates + unknown =
+    requested.
     """
 
     async def progress(done: int, total: int, note: str) -> None:

@@ -26,7 +26,7 @@ import anyio
 from anyio.abc import ObjectReceiveStream
 from pydantic import BaseModel, Field
 
-from lox24_mcp.lox24.client import RETRY_STATUSES, Lox24Client
+from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.errors import (
     AuthenticationError,
     GroupNotFoundError,
@@ -39,7 +39,6 @@ from lox24_mcp.lox24.errors import (
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    ServerError,
 )
 from lox24_mcp.lox24.models import GroupContacts, PhoneEntry
 from lox24_mcp.lox24.phones import InvalidPhoneError, to_e164
@@ -310,10 +309,6 @@ async def import_phones(
             results = await client.add_phones(group_id, chunk.bodies)
         except (Lox24OutcomeUnknownError, Lox24ResponseError) as exc:
             _settle(chunk, "unknown", exc.message)
-        except ServerError as exc:
-            # 502/503/504 mean "not processed" to the client (it retried them); any other 5xx, such as a
-            # 500, may have been carried out in part or in full.
-            _settle(chunk, "rejected" if exc.status_code in RETRY_STATUSES else "unknown", exc.message)
         except Lox24ConnectionError as exc:
             _settle(chunk, "rejected", f"not sent: {exc.message}")
         except Lox24APIStatusError as exc:

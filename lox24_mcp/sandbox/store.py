@@ -167,6 +167,13 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def __del__(self) -> None:
+        # A store dropped without close(): close it here, or Python 3.13 warns (ResourceWarning) about an
+        # unclosed database wherever the garbage collector happens to run.
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+
     # ------------------------------------------------------------------ sms
 
     def insert_sms(self, row: Mapping[str, Any]) -> None:

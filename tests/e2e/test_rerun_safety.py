@@ -123,7 +123,7 @@ async def test_500s_after_the_work_was_done_then_a_rerun_hold_every_number_once(
     entries, valid = contacts(seed)
     state = SandboxState(seed_demo_data=False, duplicates="store")
     group = state.add_group("Re-run after 500s")
-    state.faults = Faults(fail_after_rate=0.4, seed=seed, only_paths=(f"/groups/{group}/phones/",))
+    state.faults = Faults(after_rate=0.4, after_status=500, seed=seed, only_paths=(f"/groups/{group}/phones/",))
     with SandboxServer(state) as server:
         async with lox24(server.url) as client:
             first = await import_phones(client, group, entries, default_region="DE", chunk_size=CHUNK, concurrency=4)
@@ -141,7 +141,7 @@ async def test_without_the_check_a_rerun_doubles_contacts(monkeypatch: pytest.Mo
     entries, valid = contacts(0)
     state = SandboxState(seed_demo_data=False, duplicates="store")
     group = state.add_group("Naive re-run")
-    state.faults = Faults(fail_after_rate=0.5, seed=1, only_paths=(f"/groups/{group}/phones/",))
+    state.faults = Faults(after_rate=0.5, after_status=500, seed=1, only_paths=(f"/groups/{group}/phones/",))
 
     async def nothing_in_the_group(client: Lox24Client, group_id: int) -> set[str]:
         del client, group_id

@@ -231,3 +231,11 @@ async def test_the_export_path_media_type_and_columns_are_lox24s(empty_sandbox: 
     async with httpx2.AsyncClient(base_url=empty_sandbox.url, headers={"X-LOX24-AUTH-TOKEN": DEMO_TOKEN}) as http:
         answer = await http.get(EXPORT.format(id=group))
     assert answer.text.strip().split(",") == documented
+
+
+def test_captions_that_read_like_the_fixed_columns_stay_contact_fields() -> None:
+    header = ["id", "phone", "Phone", "ID", "callback_data", "col_D", "col_E", "callback_data"]
+    row = ["1", "+4915112345678", "+4930123456", "K-7", "tag-in-c", "", "", "cb"]
+    (contact,) = parse_group_csv(export_bytes([header, row]))
+    assert (contact.id, contact.phone, contact.callback_data) == ("1", "+4915112345678", "cb")
+    assert (contact.a, contact.b, contact.c) == ("+4930123456", "K-7", "tag-in-c")

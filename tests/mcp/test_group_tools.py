@@ -48,9 +48,10 @@ async def test_is_this_number_in_the_group_in_any_notation(
     async with Client(make_server(sandbox)) as client:
         data = data_of(await client.call_tool("list_group_contacts", args))
     assert data["found"] is True
-    assert data["items"] == [{"phone": "+4915100001001", "fields": {"a": "Frau", "b": "Müller", "c": "Gold"}}]
+    assert data["items"] == [
+        {"phone": "+4915100001001", "fields": {"Anrede": "Frau", "Nachname": "Müller", "Status": "Gold"}}
+    ]
     assert data["message"] == f"Yes: +4915100001001 is in group {vip} (stored as +4915100001001)."
-    assert data["columns"]["a"] == "Anrede"
 
 
 async def test_a_number_not_in_the_group_is_a_plain_no(sandbox: SandboxServer) -> None:
@@ -116,11 +117,11 @@ async def test_contacts_come_masked_in_pages_of_fifty() -> None:
         (3, 50, 20, False, 120),
         (4, 50, 0, False, 120),
     ]
-    assert first["items"][0] == {"phone": "+49151•••••000", "fields": {"a": "P0"}}
+    assert first["items"][0] == {"phone": "+49151•••••000", "fields": {"Vorname": "P0"}}
     assert all("•" in item["phone"] for item in first["items"] + last["items"])
     assert first["message"] == f"Group {group} has 120 contacts; page 1 of 3 shows 1–50; page=2 shows more."
     assert past["message"] == f"Page 4 is past the end: group {group} has 120 contacts on 3 pages."
-    assert full["items"][-1] == {"phone": "+4915120000119", "fields": {"a": "P119"}}
+    assert full["items"][-1] == {"phone": "+4915120000119", "fields": {"Vorname": "P119"}}
     assert len(exports) == 4, "one export request per call"
 
 
@@ -163,3 +164,17 @@ async def test_add_phones_takes_strings_reports_numbers_already_in_the_group_and
     stored = {p["phone"]: p for p in sandbox.state.group_phones(vip)}
     assert (stored["+436641234567"]["a"], stored["+436641234567"]["b"]) == ("Herr", "Huber")
     assert len(stored) == len(sandbox.state.group_phones(vip)) == 5
+
+
+async def test_fields_without_a_column_name_keep_their_letter() -> None:
+    state = SandboxState(seed_demo_data=False)
+    group = state.add_group("Odd", columns={"a": "Name", "b": "Name", "c": "callback_data"})
+    state.add_phones(
+        group, [{"phone": "+4915112345678", "a": "A", "b": "B", "c": "C", "d": "D", "callback_data": "cb"}]
+    )
+    with SandboxServer(state) as server:
+        async with Client(make_server(server)) as client:
+            data = data_of(await client.call_tool("list_group_contacts", {"group_id": group, "show_full_phone": True}))
+    assert data["items"] == [
+        {"phone": "+4915112345678", "fields": {"Name": "A", "b": "B", "c": "C", "d": "D", "callback_data": "cb"}}
+    ]

@@ -161,7 +161,7 @@ async def test_when_the_group_cannot_be_read_nothing_is_sent() -> None:
 
 async def test_a_500_after_the_batch_was_carried_out_is_unknown_not_rejected() -> None:
     with sandbox_with_group([]) as (server, group):
-        server.state.faults = Faults(fail_after_rate=1.0, only_paths=(f"/groups/{group}/phones/",))
+        server.state.faults = Faults(after_rate=1.0, after_status=500, only_paths=(f"/groups/{group}/phones/",))
         async with lox24(server.url) as client:
             result = await import_phones(client, group, ["+4915112345678", "+4915112345679"])
         stored = [p["phone"] for p in server.state.group_phones(group)]

@@ -52,10 +52,10 @@ def test_the_export_lists_every_stored_row_in_id_order_with_the_groups_captions(
     assert answer.headers["content-disposition"] == f'attachment; filename="group-{group}.csv"'
 
 
-def test_a_fail_after_fault_does_the_work_then_answers_500() -> None:
+def test_an_after_fault_does_the_work_then_answers_500() -> None:
     state = SandboxState(seed_demo_data=False)
     group = state.add_group("G")
-    state.faults = Faults(fail_after_rate=1.0, only_paths=(f"/groups/{group}/phones/",))
+    state.faults = Faults(after_rate=1.0, after_status=500, only_paths=(f"/groups/{group}/phones/",))
     with SandboxServer(state) as server, httpx2.Client(base_url=server.url, headers=AUTH) as http:
         answer = http.post(f"/groups/{group}/phones/batch", json=[{"phone": "+4915112345678"}])
         export = http.get(f"/groups/{group}/file/csv")
@@ -76,8 +76,8 @@ def test_faults_spare_skipped_paths_and_keep_their_seeded_sequence() -> None:
 
     spared = statuses(Faults(error_rate=1.0, skip_paths=("/groups/1/file/",)))
     assert spared == [200, 503] * 6
-    # A fail_after_rate of 0 draws nothing extra: seeds chosen before it existed give the same sequence.
-    assert statuses(Faults(error_rate=0.5, seed=4)) == statuses(Faults(error_rate=0.5, seed=4, fail_after_rate=0.0))
+    # An after_rate of 0 draws nothing extra: seeds chosen before it existed give the same sequence.
+    assert statuses(Faults(error_rate=0.5, seed=4)) == statuses(Faults(error_rate=0.5, seed=4, after_rate=0.0))
 
 
 def test_a_sandbox_on_a_file_keeps_its_data_across_processes(tmp_path: Path) -> None:
