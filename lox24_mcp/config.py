@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -27,6 +28,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
     "LOX24_MCP_IMPORT_DIRS": "import_dirs",
+    "LOX24_MCP_AUDIT_LOG": "audit_log",
 }
 
 
@@ -44,7 +46,9 @@ class Settings(BaseModel):
     )
     base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s]+$")
     timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds to wait for LOX24 to answer.")
-    confirm: ConfirmPolicy = Field(default="auto", description="How cancel_pending_sms gets the user's yes.")
+    confirm: ConfirmPolicy = Field(
+        default="auto", description="How cancel_pending_sms gets the user's yes (`elicit` is an alias of `human`)."
+    )
     secret: SecretStr | None = Field(
         default=None, description="Key for confirmation tokens; share it across HTTP replicas. Random if unset."
     )
@@ -56,6 +60,9 @@ class Settings(BaseModel):
     import_dirs: tuple[str, ...] = Field(
         default=(),
         description="Folders add_phones_from_file may read (os.pathsep-separated); none: reading files is off.",
+    )
+    audit_log: Path | None = Field(
+        default=None, description="File that every destructive decision is appended to, one JSON line each."
     )
 
     @field_validator("import_dirs", mode="before")

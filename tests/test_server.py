@@ -125,6 +125,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
         "list_groups",
         "list_group_contacts",
         "search_sms",
+        "confirm_cancel_in_card",
     }
     for tool in tools.values():
         assert tool.title and tool.annotations is not None and tool.output_schema is not None

@@ -28,6 +28,7 @@ from lox24_mcp.lox24.errors import (
 )
 from lox24_mcp.lox24.group_csv import GroupCsvError, parse_group_csv
 from lox24_mcp.lox24.models import BatchItemResult, Group, GroupContacts, Sms, SmsFilters, SmsPage
+from lox24_mcp.lox24.trace import note_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +361,7 @@ class Lox24Client:
                 )
             else:
                 request_id = response.headers.get(REQUEST_ID_HEADER)
+                note_request_id(request_id)
                 logger.debug(
                     "%s %s -> %s in %.0f ms (request id %s)",
                     method,

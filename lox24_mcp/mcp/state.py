@@ -11,6 +11,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import Policy, TokenSigner
 
 
@@ -26,6 +27,8 @@ class AppState:
     """This host's wall clock, unix seconds (injectable for tests)."""
     #: Folders add_phones_from_file may read (LOX24_MCP_IMPORT_DIRS); empty: reading files is off.
     import_dirs: tuple[Path, ...] = ()
+    audit: AuditLog = field(default_factory=AuditLog)
+    """The audit trail of destructive decisions."""
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:
