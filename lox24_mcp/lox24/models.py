@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, Self, TypeAlias
+from typing import Annotated, Any, Literal, NamedTuple, Self, TypeAlias
 from uuid import UUID
 
 from pydantic import (
@@ -430,12 +430,12 @@ class BatchItemResult:
         return 200 <= self.status < 300
 
 
-@dataclass(frozen=True, slots=True)
-class GroupContact:
+class GroupContact(NamedTuple):
     """One contact of a group as LOX24's CSV export lists it (`GET /groups/{id}/file/csv`).
 
-    A dataclass, not a pydantic model: a group export can hold 50,000 of them. `phone` is the stored
-    form; `e164` the same number as a comparable key (see `stored_e164`).
+    A NamedTuple, not a pydantic model or a frozen dataclass: a group export can hold 50,000 of them,
+    and a tuple is built ~5x faster. `phone` is the stored form; `e164` the same number as a
+    comparable key (see `stored_e164`).
     """
 
     phone: str
@@ -476,6 +476,8 @@ def stored_e164(phone: str) -> str:
     LOX24 stores what it was sent (E.164 when it came from this server); this only evens out how an
     export might write it, without validating: `+49 151 1234` → `+491511234`, `49151…` → `+49151…`.
     """
+    if phone[1:].isdigit() and phone.startswith("+"):  # as LOX24 stores what this server sends
+        return phone
     text = _STORED_SEPARATORS.sub("", phone)
     if text.startswith("00"):
         return "+" + text[2:]

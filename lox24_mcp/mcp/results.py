@@ -73,7 +73,7 @@ class FileImportResult(FileImportReport, _Result):
 
 class GroupContactItem(BaseModel):
     phone: str = Field(description="Masked unless show_full_phone")
-    fields: dict[str, str] = Field(description="Fields a-e by the group's column names; callback_data")
+    fields: dict[str, str] = Field(description="By the group's column names")
 
 
 class GroupContactsResult(_Result):
