@@ -475,7 +475,9 @@ def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
     tally = Tally()
     before = {s["uuid"]: s["status_code"] for s in hostile[0].state.all_sms()}
 
-    @settings(HOSTILE, max_examples=60)
+    # 100, not 60: Hypothesis mixes literals from the project's own source into its examples, so any
+    # change elsewhere shifts them; 60 left the count of valid calls hovering around the floor of 10.
+    @settings(HOSTILE, max_examples=100)
     @given(arguments(CANCEL_ARGS, most=3))
     def run(args: dict[str, Any]) -> None:
 
