@@ -628,7 +628,7 @@ async def test_injection_strings_reach_lox24_as_one_literal_value_or_not_at_all(
     if result.is_error:  # e.g. "[]": the SDK reads a JSON list, which this filter does not take
         assert seen == [], "refused, and nothing sent"
         return
-    (search,) = [r for r in seen if r.path == "/sms"]
+    search = next(r for r in seen if r.path == "/sms")  # a cancel preview then reads look-alikes too
     assert sorted(parse_qsl(search.query, keep_blank_values=True)) == sorted(
         [(name, value), ("is_sent", "0"), ("page", "1")]
     ), search.query
@@ -710,5 +710,5 @@ async def test_a_filter_reading_null_is_not_dropped(
     if result.is_error:
         assert seen == []
         return
-    (search,) = [r for r in seen if r.path == "/sms"]
+    search = next(r for r in seen if r.path == "/sms")  # a cancel preview then reads look-alikes too
     assert pair in parse_qsl(search.query, keep_blank_values=True), search.query
