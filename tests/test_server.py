@@ -121,6 +121,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert set(tools) == {
         "cancel_pending_sms",
         "add_phones_to_group",
+        "add_phones_from_file",
         "list_groups",
         "list_group_contacts",
         "search_sms",
@@ -137,8 +138,9 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert "preview" not in cancel.input_schema["properties"] and "answer" not in cancel.input_schema["properties"]
     assert "is_sent" not in cancel.input_schema["properties"]
     assert "is_sent" in tools["search_sms"].input_schema["properties"]
-    add = tools["add_phones_to_group"]
-    assert add.annotations is not None and add.annotations.destructive_hint is False
+    for name in ("add_phones_to_group", "add_phones_from_file"):
+        add = tools[name]
+        assert add.annotations is not None and add.annotations.destructive_hint is False
     for name in ("list_groups", "list_group_contacts", "search_sms"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True

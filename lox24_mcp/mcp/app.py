@@ -33,6 +33,7 @@ from lox24_mcp.mcp.state import AppState
 from lox24_mcp.mcp.tools import build_tools
 from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import TokenSigner
+from lox24_mcp.ops.file_access import parse_dirs
 
 __all__ = ["AppState", "create_server"]
 
@@ -88,7 +89,13 @@ def create_server(
         )
         try:
             yield AppState(
-                client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox, clock=clock, audit=audit
+                client=client,
+                signer=signer,
+                confirm=settings.confirm,
+                sandbox=sandbox,
+                clock=clock,
+                audit=audit,
+                import_dirs=parse_dirs(settings.import_dirs),
             )
         finally:
             await client.aclose()

@@ -38,6 +38,7 @@ from lox24_mcp.mcp.card import (
 from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
+    FileImportResult,
     GroupContactItem,
     GroupContactsResult,
     GroupInfo,
@@ -68,6 +69,7 @@ from lox24_mcp.ops.confirm import (
     TokenCheck,
     plan,
 )
+from lox24_mcp.ops.file_import import FileImportError, import_file
 from lox24_mcp.ops.groups import view_group
 from lox24_mcp.ops.importer import import_phones
 from lox24_mcp.ops.present import only_pending, phone_note, sms_view, with_region
@@ -547,6 +549,46 @@ async def add_phones_to_group(
     return ImportResult(**dict(report), sandbox=app_state(ctx).sandbox)
 
 
+async def add_phones_from_file(
+    ctx: Context[AppState, Any],
+    group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="From list_groups")],
+    path: Annotated[str, Field(description="CSV, XLSX or vCard file")],
+    default_region: Annotated[Iso2 | None, Field(description="Country of national numbers, e.g. 'DE'")] = None,
+    # Lengths and field names are checked by the use case, with sentences instead of schema noise.
+    columns: Annotated[
+        dict[str, str] | None,
+        Field(description="field: header, e.g. {'a': 'Vorname'}; fields phone, a-e, callback_data"),
+    ] = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+) -> FileImportResult:
+    """Adds the contacts of a file on the server's disk (allowed folders only) to a group: additive.
+
+    First call with dry_run=true (sends nothing) and show the user the counts, problems and columns_used.
+    """
+
+    async def progress(done: int, total: int, note: str) -> None:
+        await ctx.report_progress(done, total=total, message=f"rows: {note}")
+
+    state = app_state(ctx)
+    with lox24_errors():
+        try:
+            report = await import_file(
+                lox24(ctx),
+                group_id,
+                path,
+                state.import_dirs,
+                default_region=default_region,
+                columns=columns,
+                sheet=sheet,
+                dry_run=dry_run,
+                on_progress=progress,
+            )
+        except FileImportError as exc:
+            raise ToolError(str(exc)) from exc
+    return FileImportResult(**dict(report), sandbox=state.sandbox)
+
+
 # ----------------------------------------------------------------------------- the registry
 
 
@@ -585,6 +627,11 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         add_phones_to_group,
         "Add contacts to a group",
+        ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
+    ),
+    ToolSpec(
+        add_phones_from_file,
+        "Add contacts from a file",
         ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
     ),
     ToolSpec(list_groups, "List contact groups", READ_ONLY),
