@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from lox24_mcp.lox24.client import DEFAULT_BASE_URL
+from lox24_mcp.lox24.times import InvalidZoneError, load_zone, machine_zone
 from lox24_mcp.ops.confirm import Policy as ConfirmPolicy
 
 #: Environment variable -> Settings field. The README's configuration table is checked against this.
@@ -27,6 +29,8 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_IMPORT_DIRS": "import_dirs",
+    "LOX24_MCP_TIMEZONE": "timezone",
     "LOX24_MCP_AUDIT_LOG": "audit_log",
 }
 
@@ -56,9 +60,39 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    import_dirs: tuple[str, ...] = Field(
+        default=(),
+        description="Folders add_phones_from_file may read (os.pathsep-separated); none: reading files is off.",
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone for reading and showing times (e.g. Europe/Berlin); unset: the machine's zone.",
+    )
     audit_log: Path | None = Field(
         default=None, description="File that every destructive decision is appended to, one JSON line each."
     )
+
+    @field_validator("import_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        """`LOX24_MCP_IMPORT_DIRS` is one string: split it like PATH, dropping empty parts."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(os.pathsep) if part.strip())
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(load_zone(value).key)
+        except InvalidZoneError as exc:
+            raise ValueError(str(exc)) from None
+
+    def zone(self) -> tzinfo:
+        """The zone times are read and shown in: `timezone`, or the machine's local zone."""
+        return load_zone(self.timezone) if self.timezone else machine_zone()
 
     @field_validator("api_token", mode="before")
     @classmethod

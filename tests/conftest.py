@@ -34,14 +34,14 @@ def fast_retry() -> RetryPolicy:
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     """A real sandbox API on a free loopback port, with fresh seeded demo data and no faults."""
-    with SandboxServer(SandboxState()) as server:
+    with SandboxState() as state, SandboxServer(state) as server:
         yield server
 
 
 @pytest.fixture
 def empty_sandbox() -> Iterator[SandboxServer]:
     """A real sandbox API with no data at all."""
-    with SandboxServer(SandboxState(seed_demo_data=False)) as server:
+    with SandboxState(seed_demo_data=False) as state, SandboxServer(state) as server:
         yield server
 
 
@@ -52,7 +52,7 @@ def shared_sandbox() -> Iterator[SandboxServer]:
     A test that uses it must not change its data or its faults; it may read `state.requests` only after
     `state.reset_requests()`, since other tests' requests are recorded there too.
     """
-    with SandboxServer(SandboxState()) as server:
+    with SandboxState() as state, SandboxServer(state) as server:
         yield server
 
 
@@ -73,3 +73,12 @@ async def client(sandbox: SandboxServer) -> AsyncIterator[Lox24Client]:
     """A LOX24 client for the `sandbox` fixture, with the fast retry policy."""
     async with httpx2.AsyncClient(timeout=5.0) as http:
         yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=sandbox.url, http_client=http, retry=FAST_RETRY)
+
+
+@pytest.fixture(autouse=True)
+def _machine_zone_between_tests() -> Iterator[None]:
+    """A server built in one test sets the process's zone; the next test starts from the machine's again."""
+    yield
+    from lox24_mcp.lox24 import times
+
+    times.configure_zone(None)

@@ -124,8 +124,9 @@ class _Server(uvicorn.Server):
 class SandboxServer:
     """The sandbox API served by uvicorn in a daemon thread, on a free loopback port by default.
 
-    The server owns its state: `stop()` (or leaving the `with` block) closes it, so inspect
-    `server.state` before then.
+    Who creates the state closes it: a server started without one creates and closes its own; a state
+    passed in stays open after `stop()` (so it can be read, or served again) and is closed by its creator
+    (`with SandboxState() as state, SandboxServer(state) as server:`).
 
     Usage::
 
@@ -134,6 +135,7 @@ class SandboxServer:
     """
 
     def __init__(self, state: SandboxState | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._owns_state = state is None
         self.state = state if state is not None else SandboxState()
         self.host = host
         self.port = port
@@ -149,7 +151,7 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         """Start serving; returns once connections are accepted (RuntimeError after 10 s).
 
-        If it cannot start, the state is closed as by `stop()`.
+        If it cannot start, it is stopped (and a state it created is closed).
         """
         if self._thread is not None:
             return self
@@ -192,7 +194,8 @@ class SandboxServer:
         if sock is not None:
             sock.close()
         # After the thread: nothing serves the state any more. Closing is idempotent, as is stop().
-        self.state.close()
+        if self._owns_state:
+            self.state.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

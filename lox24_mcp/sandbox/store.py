@@ -50,7 +50,7 @@ PHONE_COLUMNS: tuple[str, ...] = ("a", "b", "c", "d", "e", "callback_data")
 STATUS_CANCELLED_VIA_API = 6000
 
 _SCHEMA = """
-CREATE TABLE sms (
+CREATE TABLE IF NOT EXISTS sms (
     seq INTEGER PRIMARY KEY,
     uuid TEXT NOT NULL UNIQUE,
     text TEXT NOT NULL,
@@ -76,16 +76,16 @@ CREATE TABLE sms (
     service_code TEXT NOT NULL,
     voice_lang TEXT
 );
-CREATE INDEX sms_created ON sms (created_at, uuid);
-CREATE INDEX sms_pending ON sms (is_sent, status_code);
-CREATE INDEX sms_callback ON sms (callback_data);
-CREATE TABLE groups (
+CREATE INDEX IF NOT EXISTS sms_created ON sms (created_at, uuid);
+CREATE INDEX IF NOT EXISTS sms_pending ON sms (is_sent, status_code);
+CREATE INDEX IF NOT EXISTS sms_callback ON sms (callback_data);
+CREATE TABLE IF NOT EXISTS groups (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     description TEXT,
     name_a TEXT, name_b TEXT, name_c TEXT, name_d TEXT, name_e TEXT
 );
-CREATE TABLE phones (
+CREATE TABLE IF NOT EXISTS phones (
     id INTEGER PRIMARY KEY,
     group_id INTEGER NOT NULL REFERENCES groups (id),
     phone TEXT NOT NULL,
@@ -93,9 +93,11 @@ CREATE TABLE phones (
     callback_data TEXT,
     subscribed_at INTEGER,
     unsubscribed_at INTEGER,
-    unsubscribe_reason INTEGER,
-    UNIQUE (group_id, phone)
+    unsubscribe_reason INTEGER
 );
+-- Not UNIQUE: whether LOX24 refuses or stores a number sent twice is undocumented, and the sandbox can
+-- model either (`SandboxState(duplicates=...)`).
+CREATE INDEX IF NOT EXISTS phones_by_group ON phones (group_id, phone);
 """
 
 # SQLite caps the number of bound parameters per statement; stay well below every version's limit.
@@ -159,6 +161,8 @@ class Store:
     """
 
     def __init__(self, path: str = ":memory:") -> None:
+        # A file `path` survives the process: a sandbox killed mid-request (`kill -9`) reopens it with
+        # every committed batch and none of the one it was writing (SQLite's journal rolls it back).
         # The server thread and the caller's thread share the connection; the lock serialises them.
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
@@ -175,8 +179,7 @@ class Store:
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
             raise StoreClosedError(
-                "the sandbox's state is closed: a SandboxServer closes its state when it stops, "
-                "so read `server.state` inside the `with` block"
+                "the sandbox's state is closed (by `close()`, its `with` block, or the SandboxServer that created it)"
             )
         return self._connection
 
@@ -192,6 +195,13 @@ class Store:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        # A safety net only: servers and tests close their stores deterministically (`close()`); a store
+        # dropped without it would otherwise be a ResourceWarning on 3.13 wherever the collector runs.
+        connection = self.__dict__.get("_connection")
+        if connection is not None:
+            connection.close()
 
     # ------------------------------------------------------------------ sms
 

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
-from lox24_mcp.lox24.models import SmsFilters
+from lox24_mcp.lox24.models import FILTER_FIELDS
 from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.mcp.schema import publish_input
 from lox24_mcp.mcp.tools import build_tools
@@ -55,7 +55,9 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert set(tools) == {
         "cancel_pending_sms",
         "add_phones_to_group",
+        "add_phones_from_file",
         "list_groups",
+        "list_group_contacts",
         "search_sms",
         "confirm_cancel_in_card",
     }
@@ -70,10 +72,12 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert "preview" not in cancel.input_schema["properties"] and "answer" not in cancel.input_schema["properties"]
     assert "is_sent" not in cancel.input_schema["properties"]
     assert "is_sent" in tools["search_sms"].input_schema["properties"]
-    add = tools["add_phones_to_group"]
-    assert add.annotations is not None and add.annotations.destructive_hint is False
-    for name in ("list_groups", "search_sms"):
+    for name in ("add_phones_to_group", "add_phones_from_file"):
+        add = tools[name]
+        assert add.annotations is not None and add.annotations.destructive_hint is False
+    for name in ("list_groups", "list_group_contacts", "search_sms"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True
-    filters = set(SmsFilters.model_fields) - {"is_sent"}
-    assert filters <= set(cancel.input_schema["properties"])
+    filters = set(FILTER_FIELDS) - {"is_sent"}
+    assert filters <= set(cancel.input_schema["properties"]), "every LOX24 filter selects what to cancel"
+    assert not {"order_by", "order"} & set(cancel.input_schema["properties"]), "ordering changes no cancel"

@@ -118,32 +118,34 @@ def test_start_is_bounded_and_stop_is_idempotent() -> None:
         http.get("/groups")
 
 
-def test_stopping_closes_the_state_it_served_and_nothing_is_left_for_the_collector() -> None:
-    """The SQLite connection is closed when the server stops, not when the garbage collector gets to it
-    (on Python 3.13 an unclosed connection is a ResourceWarning, and the suite turns warnings into errors)."""
+def test_whoever_creates_a_state_closes_it_and_nothing_is_left_for_the_collector() -> None:
+    """The SQLite connection is closed by whoever created the state, not by the garbage collector (on 3.13 an
+    unclosed connection is a ResourceWarning, and the suite turns warnings into errors)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        server = SandboxServer(SandboxState())
-        state = server.state
-        with server:
-            assert state.all_sms(), "served and readable while running"
-        with pytest.raises(sqlite3.ProgrammingError):
-            state.all_sms()
-        server.stop()  # idempotent, closed store and all
-        state.close()
-        with SandboxState(seed_demo_data=False) as alone:
-            alone.add_group("G")
-        with pytest.raises(sqlite3.ProgrammingError):
-            alone.groups()
-        del server, state, alone
+        own = SandboxServer()  # creates its state, so closes it
+        with own:
+            assert own.state.all_sms(), "served and readable while running"
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            own.state.all_sms()
+        own.stop()  # idempotent, closed store and all
+        with SandboxState(seed_demo_data=False) as given:
+            with SandboxServer(given) as server:
+                server.state.add_group("G")
+            assert [g["name"] for g in given.groups()] == ["G"], "a state passed in outlives its server"
+            with SandboxServer(given) as again:
+                assert again.state.groups(), "and can be served again"
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            given.groups()
+        del own, server, again, given
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
-def test_a_server_that_cannot_bind_closes_its_state() -> None:
-    with SandboxServer(SandboxState(seed_demo_data=False)) as first:
+def test_a_server_that_cannot_bind_closes_the_state_it_created() -> None:
+    with SandboxServer() as first:
         port = int(first.url.rsplit(":", 1)[1])
-        second = SandboxServer(SandboxState(seed_demo_data=False), port=port)
+        second = SandboxServer(port=port)
         with pytest.raises(OSError, match="in use"):
             second.start()
         with pytest.raises(sqlite3.ProgrammingError):
