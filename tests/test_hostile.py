@@ -28,7 +28,15 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.lox24.models import DLR_CODES, ISO2_CODES, MAX_UNIX, STATUS_CODES, SmsFilters
+from lox24_mcp.lox24.models import (
+    DLR_CODES,
+    ISO2_CODES,
+    MAX_UNIX,
+    MIN_UNIX,
+    STATUS_CODES,
+    SmsFilters,
+    invisible_character,
+)
 from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, RecordedRequest, SandboxServer, SandboxState
 
@@ -97,7 +105,7 @@ def value_problem(name: str, value: str) -> str | None:
         "is_unicode": lambda v: v in ("0", "1"),
     }
     if name in TIMES:
-        good = _int(value, 0, MAX_UNIX)
+        good = _int(value, MIN_UNIX, MAX_UNIX)
     elif name in COUNTS:
         good = _int(value, 0, 1_000_000)
     else:
@@ -326,7 +334,8 @@ def ranged(bound: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 _UUIDS = st.uuids().map(str) | st.just("5b1d2c3e-4f50-4a6b-9c7d-8e9f0a1b2c3d")
 _TIMES = (
-    st.integers(0, MAX_UNIX)
+    st.integers(MIN_UNIX, MAX_UNIX)
+    | st.sampled_from([0, 20991231])  # refused: a date written as digits is not a 1970 timestamp
     | st.datetimes(
         min_value=datetime(1970, 1, 2),  # naive bounds; naive values are read as UTC
         max_value=datetime(2099, 12, 30),
@@ -391,13 +400,16 @@ CANCEL_ARGS: dict[str, st.SearchStrategy[Any]] = {
     "confirmation_token": st.none() | _TOKENS,
     "is_sent": st.booleans(),  # not an argument of this tool: must be refused
 }
+# Mostly visible text (a contact list is mostly fine); control/format characters get the whole call refused.
+_VISIBLE_TEXT = st.text(st.characters(exclude_categories=("Cc", "Cf", "Zl", "Zp", "Cs")), max_size=40)
 _PHONES = (
     st.sampled_from(["+4915112345678", "0151 1234 5679", "+43 664 1234567", "004915122334455", "+1 202 555 0143"])
     | st.from_regex(r"\+49151[0-9]{8}", fullmatch=True)
-    | st.text(max_size=40)
-    | st.sampled_from(INJECTIONS)
+    | _VISIBLE_TEXT
+    | st.sampled_from([v for v in INJECTIONS if invisible_character(v) is None])
 )
-_TEXTS = st.text(max_size=40) | st.sampled_from(INJECTIONS)
+# (Contact fields with invisible characters are refused whole: tests/lox24/test_invisible_characters.py.)
+_TEXTS = _VISIBLE_TEXT | st.sampled_from([v for v in INJECTIONS if invisible_character(v) is None])
 _ENTRY = st.fixed_dictionaries(
     {"phone": _PHONES}, optional={"a": _TEXTS, "b": _TEXTS, "e": _TEXTS, "callback_data": _TEXTS}
 )

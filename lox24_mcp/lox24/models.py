@@ -8,6 +8,7 @@ query parameters (PHP-style lists, `field[op]` ranges, unix seconds, `1`/`0` boo
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,6 +23,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     model_validator,
 )
@@ -68,8 +70,45 @@ MAX_LIST = 100
 MAX_ID = 2**63 - 1
 #: Latest timestamp accepted (2100-01-01T00:00:00Z); anything later is a typo.
 MAX_UNIX = 4_102_444_800
+#: Earliest timestamp accepted as a number (2000-01-01T00:00:00Z): a smaller number is a typo or a date
+#: written as digits (`20991231` would be 1970-08-31), never a time LOX24 has SMS for.
+MIN_UNIX = 946_684_800
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters
+#: Unicode categories refused in every filter and contact field: control characters (Cc: NUL, CR, LF…),
+#: format characters (Cf: bidi overrides U+202A-U+202E, U+2066-U+2069, zero-width space…), line and
+#: paragraph separators (Zl U+2028, Zp U+2029) and lone surrogates (Cs, which cannot be sent as UTF-8).
+#: They are invisible or move text around, so a value carrying them can forge lines or reverse text
+#: in a confirmation dialog, and would be stored in contact fields that feed SMS templates.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+#: Format characters that real text needs: the zero-width (non-)joiners of Persian and Indic scripts and of
+#: emoji sequences. They cannot break a line or reorder text.
+ALLOWED_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})
+
+
+def invisible_character(value: str) -> str | None:
+    """The first refused character of `value` (see `INVISIBLE_CATEGORIES`), or None."""
+    if value.isprintable():  # every refused category is non-printable: the common case costs one C call
+        return None
+    for char in value:
+        if unicodedata.category(char) in INVISIBLE_CATEGORIES and char not in ALLOWED_FORMAT_CHARACTERS:
+            return char
+    return None
+
+
+def _visible(value: Any, info: ValidationInfo) -> Any:
+    """Refuse strings with control, format or separator characters, naming the field and the character."""
+    if isinstance(value, str) and (char := invisible_character(value)) is not None:
+        name = unicodedata.name(char, "a control character")
+        where = f"{info.field_name} " if info.field_name else ""
+        raise ValueError(
+            f"{where}contains U+{ord(char):04X} ({name}) at position {value.index(char) + 1}: control "
+            "characters, format characters and line separators are not allowed; remove it"
+        )
+    return value
+
+
+#: Applied to every string a filter or contact field accepts, before any other check.
+Visible = BeforeValidator(_visible)
 
 
 def _to_unix(value: Any) -> Any:
@@ -77,12 +116,14 @@ def _to_unix(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a timestamp must be unix seconds or an ISO 8601 date-time, not a boolean")
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int):
+        return _unix_seconds(value)
     if isinstance(value, str):
         text = value.strip()
         # Unix seconds have 9-10 digits for any date since 1973; "20261124" is an ISO basic date.
         if re.fullmatch(r"\d{9,10}", text):
-            return int(text)
+            return _unix_seconds(int(text))
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
@@ -91,12 +132,29 @@ def _to_unix(value: Any) -> Any:
             ) from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp())
+        return _since_2000(int(parsed.timestamp()), text)
     if isinstance(value, datetime):
-        return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp())
+        return _since_2000(int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()), value)
     if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
+        return _since_2000(int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()), value)
     return value
+
+
+def _unix_seconds(value: int) -> int:
+    """A number given as a timestamp is unix seconds; before 2000 it is a typo, not a 1970 date."""
+    if value < MIN_UNIX:
+        raise ValueError(
+            f"{value} is not a plausible time: as unix seconds it is before 2000-01-01. Write dates as "
+            "ISO 8601 text, e.g. '2099-12-31' or '2026-11-24T08:00:00+01:00', or give unix seconds"
+        )
+    return value
+
+
+def _since_2000(seconds: int, written: object) -> int:
+    """A date before 2000 is refused in any notation, so a validated value validates again unchanged."""
+    if seconds < MIN_UNIX:
+        raise ValueError(f"{str(written)[:40]!r} is before 2000-01-01: LOX24 has no SMS that old; give a later date")
+    return seconds
 
 
 def compact_schema(schema: dict[str, Any]) -> None:
@@ -138,21 +196,16 @@ def _iso2(value: str) -> str:
     return code
 
 
-def _no_control(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
 Timestamp = Annotated[
     int,
     BeforeValidator(_to_unix),
+    Visible,
     Field(ge=0, le=MAX_UNIX),
     WithJsonSchema({"type": ["integer", "string"], "description": "unix seconds or ISO 8601 date-time"}),
 ]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
-Iso2 = Annotated[str, BeforeValidator(_upper), AfterValidator(_iso2)]
-CallbackData = Annotated[str, Field(min_length=1, max_length=36), AfterValidator(_no_control)]
+Iso2 = Annotated[str, BeforeValidator(_upper), Visible, AfterValidator(_iso2)]
+CallbackData = Annotated[str, Field(min_length=1, max_length=36), Visible]
 KeyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
@@ -224,7 +277,8 @@ _INTS = WithJsonSchema({"type": ["integer", "array"], "items": {"type": "integer
 # Ranges are objects {gt, gte, lt, lte}; the field descriptions say so, and validation checks the keys.
 _TIMES = WithJsonSchema({"type": ["integer", "string", "array", "object"], "items": {"type": ["integer", "string"]}})
 _COUNTS = WithJsonSchema({"type": ["integer", "array", "object"], "items": {"type": "integer"}})
-Uuids: TypeAlias = Annotated[Annotated[UUID, Tag("one")] | Annotated[list[UUID], _MANY, Tag("many")], _OneOrMany, _STRS]
+Uuid = Annotated[UUID, Visible]
+Uuids: TypeAlias = Annotated[Annotated[Uuid, Tag("one")] | Annotated[list[Uuid], _MANY, Tag("many")], _OneOrMany, _STRS]
 Iso2s: TypeAlias = Annotated[Annotated[Iso2, Tag("one")] | Annotated[list[Iso2], _MANY, Tag("many")], _OneOrMany, _STRS]
 CallbackDatas: TypeAlias = Annotated[
     Annotated[CallbackData, Tag("one")] | Annotated[list[CallbackData], _MANY, Tag("many")], _OneOrMany, _STRS
@@ -250,10 +304,10 @@ CountFilter: TypeAlias = Annotated[
     _Ranged,
     _COUNTS,
 ]
-PhonePart = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^\+?[0-9]+$")]
-TextPart = Annotated[str, Field(min_length=1, max_length=1530), AfterValidator(_no_control)]
-SenderPart = Annotated[str, Field(min_length=1, max_length=16), AfterValidator(_no_control)]
-IpPart = Annotated[str, Field(min_length=1, max_length=45, pattern=r"^[0-9A-Fa-f.:]+$")]
+PhonePart = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^\+?[0-9]+$"), Visible]
+TextPart = Annotated[str, Field(min_length=1, max_length=1530), Visible]
+SenderPart = Annotated[str, Field(min_length=1, max_length=16), Visible]
+IpPart = Annotated[str, Field(min_length=1, max_length=45, pattern=r"^[0-9A-Fa-f.:]+$"), Visible]
 
 
 class SmsFilters(BaseModel):
@@ -347,7 +401,7 @@ RANGE_FIELDS: frozenset[str] = frozenset(
 )
 
 
-CustomField = Annotated[str, Field(max_length=1530)]
+CustomField = Annotated[str, Field(max_length=1530), Visible]
 
 
 class PhoneEntry(BaseModel):
@@ -355,13 +409,15 @@ class PhoneEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_untitled)
 
-    phone: str = Field(min_length=1, max_length=40, description="E.164, or national with default_region")
+    phone: Annotated[str, Visible] = Field(
+        min_length=1, max_length=40, description="E.164, or national with default_region"
+    )
     a: CustomField | None = _opt("e.g. salutation")
     b: CustomField | None = _opt("e.g. last name")
     c: CustomField | None = _opt()
     d: CustomField | None = _opt()
     e: CustomField | None = _opt()
-    callback_data: Annotated[str, Field(max_length=36)] | None = _opt()
+    callback_data: Annotated[str, Field(max_length=36), Visible] | None = _opt()
 
     def wire(self, phone: str) -> dict[str, str]:
         """The JSON object LOX24 receives, with `phone` replaced by its normalised form."""
