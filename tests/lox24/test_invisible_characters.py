@@ -13,6 +13,7 @@ import unicodedata
 from typing import Any
 
 import pytest
+from conftest import text_of
 from mcp import Client
 from pydantic import SecretStr, ValidationError
 
@@ -26,7 +27,6 @@ from lox24_mcp.lox24.models import (
 )
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
-from tests.conftest import text_of
 
 #: One acceptable value per filter that takes text (as a model sends it), and where to put the bad character.
 TEXT_FILTERS: dict[str, Any] = {
@@ -103,7 +103,16 @@ def test_a_contact_field_with_an_invisible_character_is_refused_naming_the_field
 
 
 def test_real_names_and_emoji_are_accepted() -> None:
-    names = ["Müller", "O'Brien", "José Ñúñez", "محمد\u200cرضا", "क्\u200dष", "👩\u200d👩\u200d👧", "李小龍", "Ana\u00a0Lima"]
+    names = [
+        "Müller",
+        "O'Brien",
+        "José Ñúñez",
+        "محمد\u200cرضا",
+        "क्\u200dष",
+        "👩\u200d👩\u200d👧",
+        "李小龍",
+        "Ana\u00a0Lima",
+    ]
     for name in names:
         assert PhoneEntry.model_validate({"phone": "+4915112345678", "a": name}).a == name
         assert SmsFilters.model_validate({"text": name}).text == name
