@@ -293,7 +293,8 @@ async def add_phones_to_group(
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
     Numbers are normalised to E.164; invalid ones and repeats are reported, not sent. Every input entry
-    is counted once: created + rejected + invalid + duplicates + unknown = requested.
+    is counted once: created + rejected + invalid + duplicates + unknown = requested. Over HTTP a call is
+    capped at 4 MiB (~30,000 contacts with 100-character fields); larger lists: add_phones_from_file.
     """
 
     async def progress(done: int, total: int, note: str) -> None:
