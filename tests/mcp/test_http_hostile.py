@@ -7,6 +7,7 @@ a refused Host is explained in the log once; payload-printing loggers stay quiet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -305,3 +306,64 @@ def test_debug_logging_over_http_shows_no_numbers_contact_fields_or_tokens() -> 
     assert "DEBUG" in log or "WARNING" in log  # the log was written
     for secret in [HTTP_TOKEN, DEMO_TOKEN, "MARKER-contact-field", "4915199887766", *(n.lstrip("+") for n in numbers)]:
         assert secret not in log, f"{secret[:8]}… appears in the DEBUG log"
+
+
+CHILD_SERVER = """
+import resource, sys
+from lox24_mcp.mcp.http_server import bind, serve
+import logging
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            kind = (await receive())["type"]
+            await send({"type": kind + ".complete"})
+            if kind == "lifespan.shutdown":
+                return
+
+sock = bind("127.0.0.1", 0)
+sys.stderr.write(f"PORT {sock.getsockname()[1]}\\n")
+sys.stderr.flush()
+try:
+    serve(app, sock, max_connections=100_000)  # no cap: let the descriptors run out
+except KeyboardInterrupt:
+    pass
+"""
+
+
+def test_running_out_of_descriptors_is_logged_once_without_tracebacks(many_descriptors: int) -> None:
+    def limit_child() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, many_descriptors))
+
+    proc = subprocess.Popen(  # noqa: S603 (our own module)
+        [sys.executable, "-c", CHILD_SERVER],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=limit_child,
+    )
+    held: list[socket.socket] = []
+    try:
+        port = int(_read_until(proc, r"PORT (\d+)")[1])
+        for _ in range(300):  # well beyond the child's 128 descriptors
+            sock = socket.socket()
+            held.append(sock)
+            sock.settimeout(10)
+            with contextlib.suppress(OSError):
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(b"GET / HTTP/1.1\r\n")
+        _read_until(proc, r"out of file descriptors")
+    finally:
+        for sock in held:
+            sock.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=DEADLINE)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=DEADLINE)
+    log = err.decode(errors="replace")
+    assert "Traceback" not in log, log[-2000:]
+    assert log.count("out of file descriptors") <= 1  # (the first one was read above)
