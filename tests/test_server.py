@@ -331,7 +331,7 @@ async def test_elicitation_yes_cancels_in_the_same_call(empty_sandbox: SandboxSe
         result = data_of(await client.call_tool("cancel_pending_sms", {"callback_data": "spring-sale"}))
     assert result["status"] == "cancelled" and result["cancelled"] == 3
     assert len(seen) == 1, "asked exactly once"
-    assert seen[0].startswith("Cancel 3 scheduled SMS matching callback_data=spring-sale?")
+    assert seen[0].startswith("Cancel 3 scheduled SMS matching callback_data=spring-sale (the newest created ")
     assert "cannot be undone" in seen[0] and "+49151" in seen[0] and "•" in seen[0]
     assert statuses(empty_sandbox, uuids) == [6000] * 3
     assert posts(empty_sandbox).count("/sms/ops/batch_cancel") == 1

@@ -436,11 +436,16 @@ class Sms(BaseModel):
 
 
 class SmsPage(BaseModel):
-    """One page of `GET /sms` with the total LOX24 counted (JSON-LD `totalItems`)."""
+    """One page of `GET /sms` with the total LOX24 counted (JSON-LD `totalItems`, optional in its spec)."""
 
-    total: int
+    total: int | None
+    """None: LOX24 gave no total (never guess one from the page size)."""
     page: int
     items: list[Sms]
+    has_next: bool | None = None
+    """Whether LOX24's page view names a next page; None when it has no view."""
+    server_time: int | None = None
+    """LOX24's clock when it answered (its `Date` header, unix seconds); None without one."""
 
 
 class Group(BaseModel):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -48,6 +49,7 @@ def create_server(
     http_client: httpx2.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
     sandbox: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> MCPServer[AppState]:
     """Build the MCP server. The LOX24 client is created in the lifespan, once per process.
 
@@ -56,6 +58,7 @@ def create_server(
         http_client: an `httpx2.AsyncClient` to share (tests inject one); created if omitted.
         retry: the LOX24 client's retry policy (default: `RetryPolicy()`).
         sandbox: say in results that they come from the built-in sandbox.
+        clock: this host's wall clock in unix seconds (tests skew it).
     """
     if settings.api_token is None:
         raise ValueError("settings.api_token is required")
@@ -73,7 +76,7 @@ def create_server(
             timeout=settings.timeout,
         )
         try:
-            yield AppState(client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox)
+            yield AppState(client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox, clock=clock)
         finally:
             await client.aclose()
 

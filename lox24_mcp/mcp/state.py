@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -19,6 +21,8 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
+    clock: Callable[[], float] = field(default=time.time)
+    """This host's wall clock, unix seconds (injectable for tests)."""
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:

@@ -20,7 +20,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
 from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters
 from lox24_mcp.lox24.phones import mask
 from lox24_mcp.mcp.results import (
@@ -144,11 +144,17 @@ async def preview_cancel(
         except InvalidTokenError as exc:
             token = exc
     decision = plan(state.confirm, caps, token, None, operation="cancellations")
-    preview_time = int(datetime.now(UTC).timestamp())
+    preview_time = int(state.clock())
     counted = cancel_ops.Preview(0, preview_time)
     if isinstance(decision, NeedCount):
         with lox24_errors():
             counted = await cancel_ops.preview(lox24(ctx), selection, preview_time=preview_time)
+        if not counted.exact:
+            raise ToolError(
+                f"LOX24 gave no total, and at least {counted.matched} pending SMS match: more than this server "
+                "counts one by one, so it cannot show the user a real count. Nothing was cancelled. Narrow the "
+                "filters (e.g. delivery_at, callback_data, iso2) and try again."
+            )
         decision = plan(state.confirm, caps, token, counted.matched, operation="cancellations")
     if isinstance(decision, Refuse):
         raise ToolError(decision.reason)
@@ -162,13 +168,18 @@ async def ask_user(
 ) -> CancelConfirmation | Elicit[CancelConfirmation]:
     """Resolver: ask the user in a dialog when the plan says so.
 
-    The question depends only on the filters and what LOX24 counted, so it stays the same across
-    the rounds of a 2026-07-28 call.
+    The question depends only on the filters and what LOX24 counted (the count and the newest matching
+    SMS), so it stays the same across the rounds of a 2026-07-28 call while the selection does; if an
+    SMS joins it (even when another left), the question changes and the user is asked again: a
+    resent yes never covers more than was shown.
     """
     if not isinstance(preview.plan, AskInDialog):
         return CancelConfirmation(confirm=isinstance(preview.plan, Proceed))
     counted = preview.preview
-    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}?"]
+    newest = ""
+    if counted.newest_created:  # to the second: it is what binds a resent answer to this selection
+        newest = f" (the newest created {datetime.fromtimestamp(counted.newest_created, UTC):%Y-%m-%d %H:%M:%S} UTC)"
+    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}{newest}?"]
     lines += [f"• {mask(s.phone)} at {_when(s.delivery_at)}: {s.text[:40]!r}" for s in counted.sample[:3]]
     if counted.matched > 3:
         lines.append(f"… and {counted.matched - 3} more.")
@@ -235,8 +246,16 @@ async def cancel_pending_sms(
             "The user did not confirm; nothing was cancelled.",
             sample=[_sample(s) for s in counted.sample],
         )
-    with lox24_errors():
-        cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    try:
+        with lox24_errors():
+            cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    except ToolError as exc:
+        if isinstance(exc.__cause__, Lox24OutcomeUnknownError):
+            raise ToolError(
+                f"{exc} The outcome of this cancel is unknown: LOX24 may have cancelled them. It was not resent; "
+                "search_sms with the same filters (pending: not sent, status new) shows the current state."
+            ) from exc.__cause__
+        raise
     return result(
         "cancelled",
         f"LOX24 cancelled {cancelled} SMS ({counted.matched} matched when the user confirmed).",

@@ -144,7 +144,7 @@ def _collection(
         view[_key(state, "previous")] = page_iri(page - 1)
     if page < last:
         view[_key(state, "next")] = page_iri(page + 1)
-    return {
+    collection = {
         "@context": context,
         "@id": collection_id,
         "@type": _key(state, "Collection"),
@@ -152,6 +152,9 @@ def _collection(
         _key(state, "totalItems"): total,
         _key(state, "view"): view,
     }
+    if state.omit_totals:
+        del collection[_key(state, "totalItems")]
+    return collection
 
 
 def _sms_ld(sms: dict[str, Any], *, context: bool) -> dict[str, Any]:
@@ -552,7 +555,20 @@ class SandboxMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        if plan.after_status is None and not plan.drop_after:
+            await self.app(scope, replay, send)
+            return
+
+        async def swallow(message: Message) -> None:
+            del message  # the work is done; its answer never reaches the client
+
+        await self.app(scope, replay, swallow)
+        if plan.drop_after:
+            await self._drop(receive)
+            return
+        status = plan.after_status or 502
+        detail = f"Injected sandbox fault: HTTP {status} after the request was carried out."
+        await error_response(state, status, detail, ld=ld)(scope, receive, send)
 
     @staticmethod
     async def _drop(receive: Receive) -> None:
