@@ -238,13 +238,14 @@ def _silence_stdout() -> None:
 
 def _serve_http(server: MCPServer[Any], args: argparse.Namespace, settings: Settings) -> int:
     from lox24_mcp.mcp.http import BindRefusedError, build_http_app
-    from lox24_mcp.mcp.http_server import bind, serve, url_for
+    from lox24_mcp.mcp.http_server import bind, raise_descriptor_limit, serve, url_for
 
     try:
         app = build_http_app(server, host=args.host, http_token=settings.http_token, allowed_hosts=args.allowed_host)
     except BindRefusedError as exc:
         return _fail(str(exc))
     port = DEFAULT_PORT if args.port is None else args.port
+    raise_descriptor_limit()  # before bind: the accept backlog is sized from it
     try:
         sock = bind(args.host, port)
     except OSError as exc:

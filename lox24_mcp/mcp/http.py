@@ -65,8 +65,10 @@ class BearerAuth:
             if name == b"authorization":
                 given = value
                 break
-        scheme, _, credentials = given.strip().partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.lstrip(b" "), self._expected):
+        scheme, _, credentials = given.partition(b" ")
+        # Always compare (constant time, whatever the scheme), then check the scheme.
+        matches = hmac.compare_digest(credentials.lstrip(b" "), self._expected)
+        if matches and scheme.lower() == b"bearer":
             await self._app(scope, receive, send)
             return
         body = json.dumps({"error": "unauthorized", "detail": "Send Authorization: Bearer <LOX24_MCP_HTTP_TOKEN>."})

@@ -29,21 +29,47 @@ logger = logging.getLogger(__name__)
 HEADER_TIMEOUT = 10.0
 #: Seconds an idle keep-alive connection stays open between requests.
 KEEP_ALIVE_TIMEOUT = 5
-#: Pending connections the kernel queues for accept.
-BACKLOG = 2048
 #: Upper bound on open client connections, whatever the descriptor limit.
 MAX_CONNECTIONS = 4096
+#: Upper bound on the accept backlog (uvicorn's default).
+MAX_BACKLOG = 2048
+#: The soft descriptor limit is raised towards the hard one, up to this, before serving.
+WANTED_DESCRIPTORS = 65536
+
+
+def _soft_limit() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return WANTED_DESCRIPTORS if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def raise_descriptor_limit() -> int:
+    """Raise the soft descriptor limit towards the hard one (as Go and nginx do); returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_DESCRIPTORS if hard == resource.RLIM_INFINITY else min(hard, WANTED_DESCRIPTORS)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (OSError, ValueError):
+            logger.debug("could not raise the descriptor limit from %s to %s", soft, wanted)
+    return _soft_limit()
 
 
 def default_max_connections() -> int:
-    """Half the process's descriptor limit (the rest is for LOX24 connections, files, the event loop)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return MAX_CONNECTIONS
-    return max(16, min(MAX_CONNECTIONS, soft // 2))
+    """A quarter of the descriptor limit.
+
+    asyncio accepts a whole backlog's worth of connections before the protocol sees any of them, up to
+    three times over, so connections, in-flight accepts and the server's own descriptors (LOX24 pool,
+    sandbox, event loop) must all fit: 1/4 + 3 x 1/8 leaves more than a third of the limit free.
+    """
+    return max(16, min(MAX_CONNECTIONS, _soft_limit() // 4))
 
 
-def bind(host: str, port: int) -> socket.socket:
+def default_backlog() -> int:
+    """An eighth of the descriptor limit: bounds how many connections one accept burst opens."""
+    return max(16, min(MAX_BACKLOG, _soft_limit() // 8))
+
+
+def bind(host: str, port: int, backlog: int | None = None) -> socket.socket:
     """A listening TCP socket on `host`:`port` (port 0: any free port).
 
     Raises:
@@ -55,7 +81,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(BACKLOG)
+        sock.listen(default_backlog() if backlog is None else backlog)
     except OSError:
         sock.close()
         raise
@@ -75,23 +101,23 @@ def guarded_h11(header_timeout: float, max_connections: int) -> type[H11Protocol
     warned: set[str] = set()
 
     class _Guarded(H11Protocol):
-        _head_timer: asyncio.TimerHandle | None = None
+        head_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._await_head()
+            self.await_head()
             if len(self.connections) > max_connections:
-                self._make_room()
+                self.make_room()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self._await_head()
+                self.await_head()
             else:
-                self._head_received()
+                self.stop_waiting()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._head_received()
+            self.stop_waiting()
             super().connection_lost(exc)
 
         def on_response_complete(self) -> None:
@@ -101,33 +127,33 @@ def guarded_h11(header_timeout: float, max_connections: int) -> type[H11Protocol
             if not self.transport.is_closing():
                 waiting[self] = None
 
-        def _await_head(self) -> None:
+        def await_head(self) -> None:
             waiting[self] = None
-            if self._head_timer is None:
-                self._head_timer = self.loop.call_later(header_timeout, self._head_timeout)
+            if self.head_timer is None:
+                self.head_timer = self.loop.call_later(header_timeout, self.on_head_timeout)
 
-        def _head_received(self) -> None:
+        def stop_waiting(self) -> None:
             waiting.pop(self, None)
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+            if self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
 
-        def _head_timeout(self) -> None:
-            self._head_timer = None
+        def on_head_timeout(self) -> None:
+            self.head_timer = None
             if self.conn.their_state is h11.IDLE:  # still no complete request head
                 _warn_once("slow", "closing connections that do not send a request head within %.0f s", header_timeout)
-                self._head_received()
+                self.stop_waiting()
                 self.transport.close()
 
-        def _make_room(self) -> None:
+        def make_room(self) -> None:
             for oldest in waiting:
                 if oldest is not self:
                     _warn_once("full", "%d connections open: closing the oldest idle or slow ones", max_connections)
-                    oldest._head_received()
+                    oldest.stop_waiting()
                     oldest.transport.close()
                     return
             _warn_once("busy", "%d connections busy: refusing new ones until some finish", max_connections)
-            self._head_received()
+            self.stop_waiting()
             self.transport.close()
 
     def _warn_once(key: str, message: str, *args: Any) -> None:
@@ -158,6 +184,10 @@ class _Server(uvicorn.Server):
                         soft,
                     )
                 return
+            if isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle")):
+                # asyncio's accept retry, scheduled after running out of descriptors, firing after shutdown
+                # closed the listening socket: nothing to serve any more.
+                return
             loop.default_exception_handler(context)
 
         loop.set_exception_handler(handler)
@@ -170,14 +200,19 @@ def serve(
     *,
     header_timeout: float = HEADER_TIMEOUT,
     max_connections: int | None = None,
+    backlog: int | None = None,
 ) -> None:
     """Serve `app` on the bound socket `sock` until interrupted (Ctrl-C, SIGTERM)."""
-    server = build_server(app, header_timeout=header_timeout, max_connections=max_connections)
+    server = build_server(app, header_timeout=header_timeout, max_connections=max_connections, backlog=backlog)
     server.run(sockets=[sock])
 
 
 def build_server(
-    app: ASGIApp, *, header_timeout: float = HEADER_TIMEOUT, max_connections: int | None = None
+    app: ASGIApp,
+    *,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int | None = None,
+    backlog: int | None = None,
 ) -> uvicorn.Server:
     """The hardened uvicorn server for `app` (tests run it on their own loop with `serve(sockets=...)`)."""
     cap = max_connections if max_connections is not None else default_max_connections()
@@ -191,7 +226,7 @@ def build_server(
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         # Requests in flight beyond this get 503; eviction above keeps idle connections from counting.
         limit_concurrency=cap + 16,
-        backlog=BACKLOG,
+        backlog=default_backlog() if backlog is None else backlog,
         timeout_graceful_shutdown=5,
     )
     return _Server(config)
