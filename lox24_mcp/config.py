@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_AUDIT_LOG": "audit_log",
 }
 
 
@@ -36,11 +38,12 @@ ENV_LIMITS: dict[str, str] = {
     "LOX24_API_TOKEN": "must look like <clientId>:<apiKey>, without spaces or line breaks",
     "LOX24_BASE_URL": "must be an http(s):// URL with a host, a port from 1 to 65535 if any, and no user:password",
     "LOX24_TIMEOUT": "must be a number of seconds, more than 0 and at most 300",
-    "LOX24_MCP_CONFIRM": "must be auto, elicit, token or off (any case)",
+    "LOX24_MCP_CONFIRM": "must be auto, human, elicit, token or off (any case)",
     "LOX24_MCP_SECRET": "must be at least 16 bytes of UTF-8 text",
     "LOX24_MCP_TOKEN_TTL": "must be a whole number of seconds from 30 to 3600",
     "LOX24_MCP_HTTP_TOKEN": "must be printable ASCII without spaces; 16+ characters to guard a non-loopback bind",
     "LOX24_MCP_LOG_LEVEL": "must be DEBUG, INFO, WARNING or ERROR (any case)",
+    "LOX24_MCP_AUDIT_LOG": "must be a file path the server can append to",
 }
 #: Shortest `LOX24_MCP_SECRET`, in bytes: the HMAC key of every confirmation token.
 MIN_SECRET_BYTES = 16
@@ -64,7 +67,9 @@ class Settings(BaseModel):
     timeout: float = Field(
         default=30.0, gt=0, le=300, allow_inf_nan=False, description="Seconds to wait for LOX24 to answer."
     )
-    confirm: ConfirmPolicy = Field(default="auto", description="How cancel_pending_sms gets the user's yes.")
+    confirm: ConfirmPolicy = Field(
+        default="auto", description="How cancel_pending_sms gets the user's yes (`elicit` is an alias of `human`)."
+    )
     secret: SecretStr | None = Field(
         default=None, description="Key for confirmation tokens; share it across HTTP replicas. Random if unset."
     )
@@ -73,6 +78,9 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    audit_log: Path | None = Field(
+        default=None, description="File that every destructive decision is appended to, one JSON line each."
+    )
 
     @field_validator("api_token", mode="before")
     @classmethod

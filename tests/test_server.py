@@ -118,7 +118,13 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
 ) -> None:
     async with Client(make_server(empty_sandbox)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"cancel_pending_sms", "add_phones_to_group", "list_groups", "search_sms"}
+    assert set(tools) == {
+        "cancel_pending_sms",
+        "add_phones_to_group",
+        "list_groups",
+        "search_sms",
+        "confirm_cancel_in_card",
+    }
     for tool in tools.values():
         assert tool.title and tool.annotations is not None and tool.output_schema is not None
         assert tool.description and tool.description.splitlines()[0].strip()

@@ -27,6 +27,7 @@ from lox24_mcp.lox24.errors import (
     status_error_class,
 )
 from lox24_mcp.lox24.models import BatchItemResult, Group, Sms, SmsFilters, SmsPage
+from lox24_mcp.lox24.trace import note_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -359,6 +360,7 @@ class Lox24Client:
                 )
             else:
                 request_id = response.headers.get(REQUEST_ID_HEADER)
+                note_request_id(request_id)
                 logger.debug(
                     "%s %s -> %s in %.0f ms (request id %s)",
                     method,

@@ -25,10 +25,12 @@ from lox24_mcp import __version__
 from lox24_mcp.config import Settings
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
 from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.mcp.card import build_apps
 from lox24_mcp.mcp.prompts import load_prompts
 from lox24_mcp.mcp.sdk_compat import add_request_handler
 from lox24_mcp.mcp.state import AppState
 from lox24_mcp.mcp.tools import build_tools
+from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import TokenSigner
 
 __all__ = ["AppState", "create_server"]
@@ -39,8 +41,9 @@ SERVER_NAME = "lox24"
 INSTRUCTIONS = """\
 LOX24 SMS gateway. Look before you change anything: search_sms shows what is scheduled, list_groups
 shows contact groups by name. cancel_pending_sms stops scheduled SMS: it always needs the user's own
-yes — either a dialog the user answers, or a preview you must show the user before calling again with
-the confirmation_token. Never confirm on the user's behalf. add_phones_to_group only adds contacts."""
+yes — a dialog the user answers, a card whose button the user clicks, or a preview you must show the
+user before calling again with the confirmation_token. Never confirm on the user's behalf.
+add_phones_to_group only adds contacts."""
 
 
 def create_server(
@@ -65,6 +68,10 @@ def create_server(
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
     signer = TokenSigner(key, ttl=settings.token_ttl)
+    # The audit trail is logged at INFO whatever LOX24_MCP_LOG_LEVEL says; the file is optional.
+    logging.getLogger("lox24_mcp.audit").setLevel(logging.INFO)
+    audit = AuditLog(settings.audit_log)
+    audit.ensure_writable()  # a bad LOX24_MCP_AUDIT_LOG stops the start, not a cancel
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -76,7 +83,9 @@ def create_server(
             timeout=settings.timeout,
         )
         try:
-            yield AppState(client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox, clock=clock)
+            yield AppState(
+                client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox, clock=clock, audit=audit
+            )
         finally:
             await client.aclose()
 
@@ -88,6 +97,7 @@ def create_server(
         website_url="https://www.lox24.eu",
         version=__version__,
         tools=build_tools(),
+        extensions=[build_apps()],
         lifespan=lifespan,
         log_level=settings.log_level,
     )

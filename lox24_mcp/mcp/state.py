@@ -10,6 +10,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import Policy, TokenSigner
 
 
@@ -23,6 +24,8 @@ class AppState:
     sandbox: bool
     clock: Callable[[], float] = field(default=time.time)
     """This host's wall clock, unix seconds (injectable for tests)."""
+    audit: AuditLog = field(default_factory=AuditLog)
+    """The audit trail of destructive decisions."""
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:

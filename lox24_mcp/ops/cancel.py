@@ -12,6 +12,9 @@ from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters, TimeRange
 
 SAMPLE_SIZE = 5
+#: Seconds by which LOX24's `Date` may trail this host's clock before the preview recounts by LOX24's
+#: clock: a `Date` has whole seconds and servers refresh it about once a second.
+CLOCK_TOLERANCE = 2
 #: The most pending SMS a preview counts page by page when LOX24 gives no total.
 MAX_COUNTED = 5_000
 
@@ -89,10 +92,11 @@ class Preview:
 async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> Preview:
     """Count the pending SMS of `selection` that existed before the preview, with a short sample.
 
-    `preview_time` is this host's clock; the bound that is counted, confirmed and later cancelled is
-    the earlier of it and LOX24's own clock (the `Date` of its answer). A host whose clock runs ahead
-    would otherwise bound the cancel in LOX24's future, and an SMS created after the user saw the
-    count would fall inside it. The newest matched SMS comes first, so the question shown to the
+    `preview_time` is this host's clock; where LOX24's own clock (the `Date` of its answer) is more
+    than `CLOCK_TOLERANCE` seconds behind it, the count is taken again up to LOX24's time, and that
+    is the bound that is confirmed and later cancelled. A host whose clock runs ahead would otherwise
+    bound the cancel in LOX24's future, and an SMS created after the user saw the count would fall
+    inside it. The newest matched SMS comes first, so the question shown to the
     user can name it: a resent answer whose selection gained an SMS no longer matches the question.
 
     A count the user approves must be real: where LOX24 leaves its total out (its spec makes it
@@ -104,7 +108,7 @@ async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: i
         return Preview(0, preview_time)
     ordered = pending.model_copy(update={"order_by": "created_at", "order": "desc"})
     first = await client.search_sms(ordered)
-    if first.server_time is not None and first.server_time < preview_time:
+    if first.server_time is not None and first.server_time < preview_time - CLOCK_TOLERANCE:
         # This host is ahead of LOX24: count again up to LOX24's own now, which has passed for sure.
         preview_time = first.server_time
         pending = pending_selection(selection, preview_time)
