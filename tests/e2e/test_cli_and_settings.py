@@ -119,7 +119,7 @@ def read_until(proc: subprocess.Popen[bytes], pattern: str, timeout: float = DEA
         ({"LOX24_TIMEOUT": "-1"}, "LOX24_TIMEOUT: must be a number of seconds"),
         ({"LOX24_TIMEOUT": "thirty"}, "LOX24_TIMEOUT: must be a number of seconds"),
         ({"LOX24_MCP_TOKEN_TTL": "5"}, "LOX24_MCP_TOKEN_TTL: must be a whole number of seconds from 30 to 3600"),
-        ({"LOX24_MCP_CONFIRM": "never"}, "LOX24_MCP_CONFIRM: must be auto, elicit, token or off"),
+        ({"LOX24_MCP_CONFIRM": "never"}, "LOX24_MCP_CONFIRM: must be auto, human, elicit, token or off"),
         ({"LOX24_MCP_LOG_LEVEL": "verbose"}, "LOX24_MCP_LOG_LEVEL: must be DEBUG, INFO, WARNING or ERROR"),
         ({"LOX24_MCP_HTTP_TOKEN": "two words"}, "LOX24_MCP_HTTP_TOKEN: must be printable ASCII without spaces"),
     ],
