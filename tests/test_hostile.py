@@ -334,10 +334,9 @@ def ranged(bound: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 _UUIDS = st.uuids().map(str) | st.just("5b1d2c3e-4f50-4a6b-9c7d-8e9f0a1b2c3d")
 _TIMES = (
-    st.integers(MIN_UNIX, MAX_UNIX)
-    | st.sampled_from([0, 20991231])  # refused: a date written as digits is not a 1970 timestamp
+    st.integers(MIN_UNIX, MAX_UNIX)  # (numbers before 2000 are refused: tests/lox24/test_invisible_characters.py)
     | st.datetimes(
-        min_value=datetime(1970, 1, 2),  # naive bounds; naive values are read as UTC
+        min_value=datetime(1995, 1, 2),  # naive bounds; naive values are read as UTC; before 2000 is refused
         max_value=datetime(2099, 12, 30),
         timezones=st.none() | st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-11))]),
     ).map(lambda d: d.isoformat())
@@ -457,7 +456,7 @@ def test_search_sms_survives_anything_and_sends_only_what_was_asked(
 ) -> None:
     tally = Tally()
 
-    @settings(HOSTILE, max_examples=60)
+    @settings(HOSTILE, max_examples=80)
     @given(arguments(SEARCH_ARGS))
     def run(args: dict[str, Any]) -> None:
 
@@ -522,7 +521,7 @@ def test_add_phones_to_group_survives_anything_and_sends_only_valid_contacts(
 ) -> None:
     tally = Tally()
 
-    @settings(HOSTILE, max_examples=50)
+    @settings(HOSTILE, max_examples=70)
     @given(add_arguments())
     def run(args: dict[str, Any]) -> None:
         async def check() -> None:
