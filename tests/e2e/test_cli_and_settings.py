@@ -6,6 +6,7 @@ bounded by a deadline.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -245,13 +247,37 @@ def test_ipv6_hosts_are_announced_in_brackets_once_bound() -> None:
         assert proc.wait(timeout=DEADLINE) == 0
 
 
+def _blocked_reading_the_terminal(pid: int) -> bool:
+    """True once one of the process's threads sleeps in a terminal read (Linux /proc; else assume so)."""
+    try:
+        states = [Path(task, "wchan").read_text() for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return True
+    return "wait_woken" in states or "n_tty_read" in states or not any(states)
+
+
+def _make_controlling_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin, in a new session: Ctrl-C on it reaches this process
+
+
 def test_ctrl_c_in_a_terminal_stops_the_stdio_server_at_once() -> None:
     controller, terminal = pty.openpty()
     try:
-        with spawn(["--sandbox"], stdin=terminal, stdout=subprocess.DEVNULL, env=clean_env()) as proc:
+        with spawn(
+            ["--sandbox"],
+            stdin=terminal,
+            stdout=terminal,
+            env=clean_env(),
+            start_new_session=True,
+            preexec_fn=_make_controlling_terminal,
+        ) as proc:
             read_until(proc, r"Ctrl-C to quit")
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=15) == 0  # today's server waits for one more line on the terminal
+            deadline = time.monotonic() + DEADLINE
+            while not _blocked_reading_the_terminal(proc.pid):  # where today's server hangs
+                assert time.monotonic() < deadline, "the server never waited for input"
+                select.select([], [], [], 0.05)
+            os.write(controller, b"\x03")  # Ctrl-C, typed on the terminal
+            assert proc.wait(timeout=15) == 0  # today's server waits for one more line (Enter) first
     finally:
         os.close(controller)
         os.close(terminal)
