@@ -13,8 +13,8 @@ import unicodedata
 from typing import Any
 
 import pytest
-from conftest import text_of
 from mcp import Client
+from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr, ValidationError
 
 from lox24_mcp.config import Settings
@@ -27,6 +27,13 @@ from lox24_mcp.lox24.models import (
 )
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
+
+
+def text_of(result: CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
 
 #: One acceptable value per filter that takes text (as a model sends it), and where to put the bad character.
 TEXT_FILTERS: dict[str, Any] = {
