@@ -22,7 +22,9 @@ import bench_bulk_import
 import bench_call_overhead
 import bench_cold_start
 import bench_context_cost
+import bench_file_import
 import bench_http_load
+import bench_xlsx_readers
 from bench_common import Row, format_table, say
 
 Benchmark = Callable[[bool], Awaitable[list[Row]]]
@@ -32,7 +34,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "call-overhead": bench_call_overhead.main,
     "bulk-import": bench_bulk_import.main,
     "context-cost": bench_context_cost.main,
+    "file-import": bench_file_import.main,
     "http-load": bench_http_load.main,
+    "xlsx-readers": bench_xlsx_readers.main,
 }
 
 

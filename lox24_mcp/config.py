@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import ErrorDetails
 
 from lox24_mcp.lox24.client import DEFAULT_BASE_URL
+from lox24_mcp.lox24.times import InvalidZoneError, load_zone, machine_zone
 from lox24_mcp.ops.confirm import Policy as ConfirmPolicy
 
 #: Environment variable -> Settings field. The README's configuration table is checked against this.
@@ -29,6 +31,8 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_IMPORT_DIRS": "import_dirs",
+    "LOX24_MCP_TIMEZONE": "timezone",
     "LOX24_MCP_AUDIT_LOG": "audit_log",
 }
 
@@ -43,6 +47,8 @@ ENV_LIMITS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "must be a whole number of seconds from 30 to 3600",
     "LOX24_MCP_HTTP_TOKEN": "must be printable ASCII without spaces; 16+ characters to guard a non-loopback bind",
     "LOX24_MCP_LOG_LEVEL": "must be DEBUG, INFO, WARNING or ERROR (any case)",
+    "LOX24_MCP_IMPORT_DIRS": "must be folder paths separated by the OS path separator (: or ;)",
+    "LOX24_MCP_TIMEZONE": "must be an IANA zone name such as Europe/Berlin",
     "LOX24_MCP_AUDIT_LOG": "must be a file path the server can append to",
 }
 #: Shortest `LOX24_MCP_SECRET`, in bytes: the HMAC key of every confirmation token.
@@ -78,9 +84,39 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    import_dirs: tuple[str, ...] = Field(
+        default=(),
+        description="Folders add_phones_from_file may read (os.pathsep-separated); none: reading files is off.",
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone for reading and showing times (e.g. Europe/Berlin); unset: the machine's zone.",
+    )
     audit_log: Path | None = Field(
         default=None, description="File that every destructive decision is appended to, one JSON line each."
     )
+
+    @field_validator("import_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        """`LOX24_MCP_IMPORT_DIRS` is one string: split it like PATH, dropping empty parts."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(os.pathsep) if part.strip())
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(load_zone(value).key)
+        except InvalidZoneError as exc:
+            raise ValueError(str(exc)) from None
+
+    def zone(self) -> tzinfo:
+        """The zone times are read and shown in: `timezone`, or the machine's local zone."""
+        return load_zone(self.timezone) if self.timezone else machine_zone()
 
     @field_validator("api_token", mode="before")
     @classmethod
@@ -164,7 +200,8 @@ class Settings(BaseModel):
                 return cls.model_validate(values)
             except ValidationError as exc:
                 problems = [_problem(err) for err in exc.errors()]
-        raise ConfigError("; ".join(dict.fromkeys(problems)))
+        names = sorted({problem.split(":", 1)[0] for problem in problems})
+        raise ConfigError(f"invalid configuration in {', '.join(names)} ({'; '.join(dict.fromkeys(problems))})")
 
 
 _FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}

@@ -25,6 +25,7 @@ from lox24_mcp import __version__
 from lox24_mcp.config import Settings
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
 from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.lox24.times import configure_zone
 from lox24_mcp.mcp.card import build_apps
 from lox24_mcp.mcp.prompts import load_prompts
 from lox24_mcp.mcp.sdk_compat import add_request_handler
@@ -32,6 +33,7 @@ from lox24_mcp.mcp.state import AppState
 from lox24_mcp.mcp.tools import build_tools
 from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import TokenSigner
+from lox24_mcp.ops.file_access import parse_dirs
 
 __all__ = ["AppState", "create_server"]
 
@@ -67,7 +69,10 @@ def create_server(
         raise ValueError("settings.api_token is required")
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
-    signer = TokenSigner(key, ttl=settings.token_ttl)
+    signer = TokenSigner(key, ttl=settings.token_ttl, clock=clock)
+    # Filters are validated inside the SDK's argument parsing, where no context reaches them: the zone is
+    # the process's (lox24.times), set here from LOX24_MCP_TIMEZONE.
+    configure_zone(settings.zone())
     # The audit trail is logged at INFO whatever LOX24_MCP_LOG_LEVEL says; the file is optional.
     logging.getLogger("lox24_mcp.audit").setLevel(logging.INFO)
     audit = AuditLog(settings.audit_log)
@@ -84,7 +89,13 @@ def create_server(
         )
         try:
             yield AppState(
-                client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox, clock=clock, audit=audit
+                client=client,
+                signer=signer,
+                confirm=settings.confirm,
+                sandbox=sandbox,
+                clock=clock,
+                audit=audit,
+                import_dirs=parse_dirs(settings.import_dirs),
             )
         finally:
             await client.aclose()
