@@ -117,7 +117,7 @@ def _summary(summary: Summary) -> PreviewSummary:
     )
 
 
-_REGION = Annotated[Iso2 | None, Field(description="Country of national numbers, e.g. 'DE'")]
+_REGION = Annotated[Iso2 | None, Field(description="Country of national numbers")]
 _FULL_PHONE = Annotated[bool, Field(description="Unmasked numbers")]
 
 
@@ -253,9 +253,9 @@ async def cancel_pending_sms(
 ) -> Annotated[CallToolResult, CancelResult]:
     """Cancels scheduled (not yet sent) SMS matching the filters: destructive, the user must confirm.
 
-    The user confirms in a dialog or in a card shown with the result. Otherwise the first call returns a preview
-    and a confirmation_token: show the preview to the user; only if they say yes, call again with the same
-    filters and the token. Filters: a value or list; times and counts also {gte,lt,gt,lte}; AND-ed.
+    The user confirms in a dialog or a card shown with the result; otherwise the first call returns a preview
+    and a confirmation_token: show it to the user, and only on their yes call again with the same filters and
+    the token. Filters: a value or list; times and counts also {gte,lt,gt,lte}; AND-ed.
     """
     del confirmation_token, default_region, filters  # read by the resolvers
     state = app_state(ctx)
@@ -535,9 +535,8 @@ async def add_phones_to_group(
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
     Invalid numbers, repeats and numbers already in the group are reported, not sent: re-running is safe.
-    Each entry counts once: created + already_in_group + new + rejected + invalid + duplicates + unknown =
-    requested. Over HTTP a call is capped at 4 MiB (~30,000 contacts with 100-character fields); larger
-    lists: add_phones_from_file.
+    Every entry is counted once. Over HTTP a call carries at most 4 MiB (~30,000 contacts with names); for
+    more, use add_phones_from_file.
     """
 
     async def progress(done: int, total: int, note: str) -> None:
@@ -554,7 +553,7 @@ async def add_phones_from_file(
     ctx: Context[AppState, Any],
     group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="From list_groups")],
     path: Annotated[str, Field(description="CSV, XLSX or vCard file")],
-    default_region: Annotated[Iso2 | None, Field(description="Country of national numbers, e.g. 'DE'")] = None,
+    default_region: Annotated[Iso2 | None, Field(description="Country of national numbers")] = None,
     # Lengths and field names are checked by the use case, with sentences instead of schema noise.
     columns: Annotated[
         dict[str, str] | None,
