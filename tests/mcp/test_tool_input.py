@@ -28,7 +28,16 @@ from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.lox24.models import DLR_CODES, ISO2_CODES, MAX_UNIX, RANGE_FIELDS, STATUS_CODES, SmsFilters
+from lox24_mcp.lox24.models import (
+    DLR_CODES,
+    ISO2_CODES,
+    MAX_UNIX,
+    MIN_UNIX,
+    RANGE_FIELDS,
+    STATUS_CODES,
+    SmsFilters,
+    invisible_character,
+)
 from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, RecordedRequest, SandboxServer, SandboxState
 from lox24_mcp.sandbox.filters import parse_sms_query
@@ -288,9 +297,9 @@ def ranged(bound: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 _UUIDS = st.uuids().map(str) | st.just("5b1d2c3e-4f50-4a6b-9c7d-8e9f0a1b2c3d")
 _TIMES = (
-    st.integers(0, MAX_UNIX)
+    st.integers(MIN_UNIX, MAX_UNIX)  # (numbers before 2000 are refused: tests/lox24/test_invisible_characters.py)
     | st.datetimes(
-        min_value=datetime(1970, 1, 2),  # naive bounds; naive values are read as UTC
+        min_value=datetime(1995, 1, 2),  # naive bounds; naive values are read as UTC; before 2000 is refused
         max_value=datetime(2099, 12, 30),
         timezones=st.none() | st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-11))]),
     ).map(lambda d: d.isoformat())
@@ -346,7 +355,7 @@ VALID_FILTERS = st.fixed_dictionaries(
         "status_code": st.sampled_from([0, 100, 6000]),
         "dlr_code": st.sampled_from(sorted(DLR_CODES)),
         "chars_count": st.integers(0, 1000) | st.fixed_dictionaries({"gte": st.integers(0, 100)}),
-        "created_at": st.integers(0, MAX_UNIX),
+        "created_at": st.integers(MIN_UNIX, MAX_UNIX),
         "is_unicode": st.booleans(),
         "order_by": st.just("created_at"),
     },
@@ -368,13 +377,16 @@ CANCEL_ARGS: dict[str, st.SearchStrategy[Any]] = {
     "confirmation_token": st.none() | _TOKENS,
     "is_sent": st.booleans(),  # not an argument of this tool: must be refused
 }
+# Mostly visible text (a contact list is mostly fine); control/format characters get the whole call refused.
+_VISIBLE_TEXT = st.text(st.characters(exclude_categories=("Cc", "Cf", "Zl", "Zp", "Cs")), max_size=40)
 _PHONES = (
     st.sampled_from(["+4915112345678", "0151 1234 5679", "+43 664 1234567", "004915122334455", "+1 202 555 0143"])
     | st.from_regex(r"\+49151[0-9]{8}", fullmatch=True)
-    | st.text(max_size=40)
-    | st.sampled_from(INJECTIONS)
+    | _VISIBLE_TEXT
+    | st.sampled_from([v for v in INJECTIONS if invisible_character(v) is None])
 )
-_TEXTS = st.text(max_size=40) | st.sampled_from(INJECTIONS)
+# (Contact fields with invisible characters are refused whole: tests/lox24/test_invisible_characters.py.)
+_TEXTS = _VISIBLE_TEXT | st.sampled_from([v for v in INJECTIONS if invisible_character(v) is None])
 _ENTRY = st.fixed_dictionaries(
     {"phone": _PHONES}, optional={"a": _TEXTS, "b": _TEXTS, "e": _TEXTS, "callback_data": _TEXTS}
 )
@@ -471,7 +483,12 @@ def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
                     continue  # a look-alike search (ops/summary.py): read-only, not what is confirmed
                 assert any(k in ("created_at[lt]", "created_at[lte]", "created_at") for k, _ in sent)
                 bounded = {"created_at", "is_sent", "status_code"}
-                own = [p for p in expected_filter_pairs(args) if p[0].split("[")[0] not in bounded]
+                # The preview pages through in its own order (created_at) to count; the filters are the user's.
+                own = [
+                    p
+                    for p in expected_filter_pairs(args)
+                    if p[0].split("[")[0] not in bounded and not p[0].startswith("_order")
+                ]
                 assert set(own) <= set(sent), (own, sent)
 
         anyio.run(check)
@@ -487,7 +504,7 @@ def test_add_phones_to_group_survives_anything_and_sends_only_valid_contacts(
 ) -> None:
     tally = Tally()
 
-    @settings(HOSTILE, max_examples=50)
+    @settings(HOSTILE, max_examples=70)
     @given(add_arguments())
     def run(args: dict[str, Any]) -> None:
         async def check() -> None:
