@@ -107,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         try:
             app = build_http_app(
-                server, host=args.host, http_token=settings.http_token, allowed_hosts=args.allowed_host
+                server,
+                host=args.host,
+                http_token=settings.http_token,
+                allowed_hosts=args.allowed_host,
+                replica_id=settings.replica_id,
             )
         except BindRefusedError as exc:
             return _fail(str(exc))

@@ -27,6 +27,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_REPLICA_ID": "replica_id",
 }
 
 
@@ -53,6 +54,11 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    replica_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]{1,16}$",
+        description="This replica's name behind a load balancer; tags the session ids it mints (HTTP only).",
+    )
 
     @field_validator("api_token", mode="before")
     @classmethod

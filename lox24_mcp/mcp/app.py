@@ -43,6 +43,7 @@ from lox24_mcp.lox24.errors import Lox24Error
 from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters, compact_schema
 from lox24_mcp.lox24.phones import mask
 from lox24_mcp.mcp.prompts import load_prompts
+from lox24_mcp.mcp.replicas import request_state_security
 from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
@@ -574,6 +575,8 @@ def create_server(
         tools=_tools(),
         lifespan=lifespan,
         log_level=settings.log_level,
+        # Replicas sharing LOX24_MCP_SECRET complete each other's 2026-07-28 dialogs.
+        request_state_security=request_state_security(settings),
     )
     for prompt in load_prompts():
         server.add_prompt(prompt)

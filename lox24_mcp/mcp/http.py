@@ -66,11 +66,13 @@ def build_http_app(
     host: str,
     http_token: SecretStr | None,
     allowed_hosts: list[str] | None = None,
+    replica_id: str | None = None,
 ) -> ASGIApp:
     """The ASGI app serving MCP at `/mcp`.
 
     Loopback binds get the SDK's DNS-rebinding protection (foreign `Host` → 421). Any other bind
     must have a bearer token, and keeps the protection when `allowed_hosts` names the public host.
+    With `replica_id`, the session ids this replica mints carry it (see `lox24_mcp.mcp.replicas`).
 
     Raises:
         BindRefusedError: `host` is not loopback and `http_token` is None.
@@ -93,6 +95,10 @@ def build_http_app(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
         )
     app: ASGIApp = server.streamable_http_app(host=host, transport_security=security)
+    if replica_id is not None:
+        from lox24_mcp.mcp.replicas import ReplicaTag
+
+        app = ReplicaTag(app, replica_id)
     if http_token is not None:
         app = BearerAuth(app, http_token)
     return app
