@@ -170,6 +170,8 @@ http {{
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[Deployment]:
     if NGINX is None:
+        if os.environ.get("LOX24_TEST_REQUIRE_NGINX"):
+            pytest.fail("nginx is not installed, and LOX24_TEST_REQUIRE_NGINX is set (as in .ci/run)")
         pytest.skip("nginx is not installed (apt-get install nginx)")
     script = _console_script()
     procs: list[subprocess.Popen[bytes]] = []
