@@ -950,13 +950,13 @@ async def test_client_created_http_pool_is_closed_but_an_injected_one_is_not() -
         assert not http.is_closed
         assert await Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://x", http_client=http).list_groups() == []
     async with Lox24Client(SecretStr(DEMO_TOKEN), base_url="http://x") as owner:
-        assert owner._http is None, "the pool is created on first use, not at start-up"
-        own_pool = owner._pool()
-        assert owner._pool() is own_pool
+        assert owner._pool._http is None, "the pool is created on first use, not at start-up"
+        own_pool = owner._pool.get()
+        assert owner._pool.get() is own_pool
         was_open = not own_pool.is_closed
     assert was_open and own_pool.is_closed
     with pytest.raises(RuntimeError, match="closed"):
-        owner._pool()
+        owner._pool.get()
 
 
 async def test_base_url_loses_its_trailing_slash_and_account_id_is_the_client_id() -> None:
@@ -985,3 +985,37 @@ async def test_an_answer_that_cannot_be_decoded_on_post_is_outcome_unknown() -> 
     async with mocked(corrupt_gzip) as client:
         with pytest.raises(Lox24OutcomeUnknownError):
             await client.cancel_sms(SmsFilters(iso2="DE"))
+
+
+async def test_a_401_on_one_account_does_not_pause_another_sharing_the_pool(sandbox: SandboxServer) -> None:
+    """Two accounts through one pool: account A's wrong key pauses A only; B goes on being served."""
+    clock = FakeClock()
+    async with httpx2.AsyncClient(timeout=5.0) as http:
+        root = Lox24Client(None, base_url=sandbox.url, http_client=http, retry=FAST, clock=clock)
+        wrong = root.with_credentials(SecretStr("1111111:not-the-key"))
+        right = root.with_credentials(SecretStr(DEMO_TOKEN))
+        with pytest.raises(AuthenticationError):
+            await wrong.list_groups()
+        with pytest.raises(AuthCooldownError):
+            await wrong.list_groups()
+        before = len(sandbox.state.requests)
+        assert await right.list_groups(), "the other account is served during A's cool-down"
+        assert len(sandbox.state.requests) == before + 1
+        with pytest.raises(AuthCooldownError):
+            await wrong.list_groups()
+        await wrong.aclose()  # a view never closes the shared pool
+        assert not http.is_closed
+        assert await right.list_groups()
+        clock.now += FAST.auth_cooldown
+        with pytest.raises(AuthenticationError) as again:
+            await wrong.list_groups()
+        assert not isinstance(again.value, AuthCooldownError), "A is tried again once its cool-down is over"
+
+
+async def test_a_client_without_credentials_only_hands_out_views() -> None:
+    async with Lox24Client(None, base_url="http://x") as root:
+        with pytest.raises(RuntimeError, match="no credentials"):
+            await root.list_groups()
+        view = root.with_credentials(SecretStr("7654321:key"))
+        assert view.account_id == "7654321"
+        assert "key" not in repr(view)

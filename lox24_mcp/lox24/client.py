@@ -88,20 +88,78 @@ class _TokenAuth(httpx2.Auth):
         return "_TokenAuth(token=SecretStr('**********'))"
 
 
+class CooldownRegistry:
+    """Per-account pauses after a 401, shared by every credential view of one pool.
+
+    LOX24 blocks the calling IP for ten minutes after more than three failed logins a minute, so
+    after a 401 an account's calls stop for `RetryPolicy.auth_cooldown` seconds. The pause is kept
+    per account id: one account's wrong key never pauses another account.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[str, tuple[float, str | None]] = {}
+
+    def start(self, account_id: str, seconds: float, request_id: str | None) -> None:
+        self._until[account_id] = (self._clock() + seconds, request_id)
+
+    def check(self, account_id: str) -> None:
+        """Raise `AuthCooldownError` while `account_id` is paused."""
+        entry = self._until.get(account_id)
+        if entry is None:
+            return
+        until, request_id = entry
+        left = until - self._clock()
+        if left > 0:
+            raise AuthCooldownError(seconds_left=left, request_id=request_id)
+        del self._until[account_id]
+
+
+class _Pool:
+    """One `httpx2.AsyncClient` for every credential view: created on first use, closed once."""
+
+    def __init__(self, http_client: httpx2.AsyncClient | None, timeout: float) -> None:
+        self._owned = http_client is None
+        self._http = http_client
+        self._timeout = timeout
+        self.closed = False
+
+    def get(self) -> httpx2.AsyncClient:
+        if self.closed:
+            raise RuntimeError("this Lox24Client is closed")
+        if self._http is None:
+            # Created on first use: a server answering only `initialize` and `tools/list` (a cold
+            # start) does not pay for building the TLS context.
+            self._http = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+                limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        self.closed = True
+        if self._owned and self._http is not None:
+            await self._http.aclose()
+
+
 class Lox24Client:
     """Calls LOX24 and turns every failure into a `lox24_mcp.lox24.errors.Lox24Error`.
 
+    One client owns one connection pool; `with_credentials()` gives views for other accounts that
+    share the pool, the retry policy and the per-account cool-down registry.
+
     Args:
-        token: `<clientId>:<apiKey>`, as a `SecretStr`.
+        token: `<clientId>:<apiKey>`, as a `SecretStr`; None for a client that only hands out views.
         base_url: `https://api.lox24.eu` or a compatible API (the sandbox).
         http_client: a shared `httpx2.AsyncClient`; the caller keeps ownership. One is created if omitted.
         retry: the retry policy; `NO_RETRY` disables retries.
         timeout: seconds for connect/read/write when the client is created here.
+        clock: monotonic seconds (injectable for tests).
     """
 
     def __init__(
         self,
-        token: SecretStr,
+        token: SecretStr | None,
         *,
         base_url: str = DEFAULT_BASE_URL,
         http_client: httpx2.AsyncClient | None = None,
@@ -109,18 +167,21 @@ class Lox24Client:
         timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._auth = _TokenAuth(token)
+        self._auth = _TokenAuth(token) if token is not None else None
         self._base = base_url.rstrip("/")
-        self._owns_http = http_client is None
-        # Created on first use: building the TLS context costs ~50 ms that a server answering
-        # only `initialize` and `tools/list` (a cold start) should not pay.
-        self._http: httpx2.AsyncClient | None = http_client
-        self._timeout = timeout
-        self._closed = False
+        self._pool = _Pool(http_client, timeout)
         self._retry = retry
         self._clock = clock
-        self._cooldown_until = 0.0
-        self._cooldown_request_id: str | None = None
+        self._cooldowns = CooldownRegistry(clock)
+        self._is_view = False
+
+    def with_credentials(self, token: SecretStr) -> Lox24Client:
+        """A client for another account that shares this client's pool, retry policy and cool-downs."""
+        view = object.__new__(Lox24Client)
+        view.__dict__.update(self.__dict__)
+        view._auth = _TokenAuth(token)
+        view._is_view = True
+        return view
 
     def __repr__(self) -> str:
         return f"Lox24Client(base_url={self._base!r}, token=SecretStr('**********'))"
@@ -132,23 +193,17 @@ class Lox24Client:
     @property
     def account_id(self) -> str:
         """LOX24's public client id (the part of the token before the colon)."""
-        return self._auth.account_id
+        return self._credentials().account_id
+
+    def _credentials(self) -> _TokenAuth:
+        if self._auth is None:
+            raise RuntimeError("this Lox24Client has no credentials; use with_credentials(token)")
+        return self._auth
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        self._closed = True
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
-
-    def _pool(self) -> httpx2.AsyncClient:
-        if self._closed:
-            raise RuntimeError("this Lox24Client is closed")
-        if self._http is None:
-            self._http = httpx2.AsyncClient(
-                timeout=httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
-                limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
-            )
-        return self._http
+        """Close the HTTP client if this object created it (views leave the shared pool open)."""
+        if not self._is_view:
+            await self._pool.aclose()
 
     async def __aenter__(self) -> Lox24Client:
         return self
@@ -246,11 +301,6 @@ class Lox24Client:
 
     # ------------------------------------------------------------------ transport
 
-    def _check_cooldown(self) -> None:
-        left = self._cooldown_until - self._clock()
-        if left > 0:
-            raise AuthCooldownError(seconds_left=left, request_id=self._cooldown_request_id)
-
     async def _request(
         self,
         method: Literal["GET", "POST"],
@@ -261,7 +311,8 @@ class Lox24Client:
         params: Sequence[tuple[str, str]] | None = None,
         json: Any = None,
     ) -> httpx2.Response:
-        self._check_cooldown()
+        auth = self._credentials()
+        self._cooldowns.check(auth.account_id)
         # GETs are safe to repeat after an unknown outcome; POSTs are not.
         repeatable = method == "GET"
         deadline = self._clock() + self._retry.total_time
@@ -272,13 +323,13 @@ class Lox24Client:
             retry_after: float | None = None
             started = self._clock()
             try:
-                response = await self._pool().request(
+                response = await self._pool.get().request(
                     method,
                     self._base + path,
                     params=list(params) if params else None,
                     json=json,
                     headers=headers,
-                    auth=self._auth,
+                    auth=auth,
                 )
             except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.LocalProtocolError) as exc:
                 # None of these got a request onto the wire. The exception text is not repeated: a
@@ -316,8 +367,7 @@ class Lox24Client:
                     return response
                 error = _status_error(response, operation)
                 if response.status_code == 401:
-                    self._cooldown_until = self._clock() + self._retry.auth_cooldown
-                    self._cooldown_request_id = request_id
+                    self._cooldowns.start(auth.account_id, self._retry.auth_cooldown, request_id)
                     raise error
                 if response.status_code not in RETRY_STATUSES:
                     raise error
