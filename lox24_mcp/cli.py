@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # long as the process; the cyclic GC would scan them again and again for nothing (~60 ms). Freeze
     # them instead, so later collections skip them. Collecting first would free under 1 MB for ~50 ms.
     gc.disable()
+    from lox24_mcp.telemetry import configure_tracing
+
+    logger.info("%s", configure_tracing())
     from lox24_mcp.mcp.app import create_server
     from lox24_mcp.mcp.http import BindRefusedError, build_http_app
 

@@ -27,6 +27,7 @@ from lox24_mcp.lox24.errors import (
     status_error_class,
 )
 from lox24_mcp.lox24.models import BatchItemResult, Group, Sms, SmsFilters, SmsPage
+from lox24_mcp.lox24.tracing import note_retry, traced_request
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +302,7 @@ class Lox24Client:
 
     # ------------------------------------------------------------------ transport
 
+    @traced_request
     async def _request(
         self,
         method: Literal["GET", "POST"],
@@ -376,6 +378,7 @@ class Lox24Client:
             if attempt >= self._retry.attempts or self._clock() + wait > deadline:
                 raise error
             logger.warning("%s; retrying in %.2f s (attempt %d of %d)", error, wait, attempt + 1, self._retry.attempts)
+            note_retry(attempt, wait, error)
             await anyio.sleep(wait)
 
 

@@ -53,6 +53,7 @@ from lox24_mcp.mcp.results import (
     SearchResult,
     SmsSample,
 )
+from lox24_mcp.mcp.tracing import ToolSpanOutcome
 from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
 from lox24_mcp.ops.importer import import_phones
 
@@ -577,6 +578,7 @@ def create_server(
         log_level=settings.log_level,
         # Replicas sharing LOX24_MCP_SECRET complete each other's 2026-07-28 dialogs.
         request_state_security=request_state_security(settings),
+        middleware=[ToolSpanOutcome()],
     )
     for prompt in load_prompts():
         server.add_prompt(prompt)
