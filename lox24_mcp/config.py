@@ -13,9 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-DEFAULT_BASE_URL = "https://api.lox24.eu"
-
-ConfirmPolicy = Literal["auto", "elicit", "token", "off"]
+from lox24_mcp.lox24.client import DEFAULT_BASE_URL
+from lox24_mcp.ops.confirm import Policy as ConfirmPolicy
 
 #: Environment variable -> Settings field. The README's configuration table is checked against this.
 ENV_VARS: dict[str, str] = {

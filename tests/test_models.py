@@ -25,7 +25,8 @@ from lox24_mcp.lox24.models import (
     SmsFilters,
 )
 from lox24_mcp.lox24.phones import InvalidPhoneError, mask, to_e164
-from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner, cancel_scope, pending_selection
+from lox24_mcp.ops.cancel import cancel_scope, pending_selection
+from lox24_mcp.ops.confirm import Claims, InvalidTokenError, TokenSigner
 
 U1 = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 U2 = "6fa459ea-ee8a-3ca4-894e-db77e160355e"

@@ -40,8 +40,9 @@ from lox24_mcp.lox24.models import PhoneEntry, SmsFilters
 from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.mcp.http import BearerAuth, BindRefusedError, build_http_app, is_loopback
 from lox24_mcp.mcp.results import ImportResult
-from lox24_mcp.ops.confirm import TokenSigner, cancel_scope
-from lox24_mcp.ops.importer import import_phones
+from lox24_mcp.ops.cancel import cancel_scope
+from lox24_mcp.ops.confirm import TokenSigner
+from lox24_mcp.ops.importer import ImportReport, import_phones
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
 
 pytestmark = pytest.mark.anyio
@@ -205,7 +206,7 @@ def wire_outcomes(sent: dict[tuple[str, ...], list[int]], *, attempts: int) -> t
 
 
 def check_import(
-    result: ImportResult, state: SandboxState, group: int, entries: list[PhoneEntry], valid: set[str], *, attempts: int
+    result: ImportReport, state: SandboxState, group: int, entries: list[PhoneEntry], valid: set[str], *, attempts: int
 ) -> None:
     """The import's report, the API's side, and the wire agree on what happened to every entry."""
     accounted = result.created + result.rejected + result.invalid + result.duplicates + result.unknown

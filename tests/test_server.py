@@ -30,8 +30,11 @@ from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
 from lox24_mcp.lox24.models import SmsFilters
-from lox24_mcp.mcp.app import AppState, _publish_schema, _tools, create_server
-from lox24_mcp.ops.confirm import TokenSigner, cancel_scope
+from lox24_mcp.mcp.app import AppState, create_server
+from lox24_mcp.mcp.schema import publish_input
+from lox24_mcp.mcp.tools import build_tools
+from lox24_mcp.ops.cancel import cancel_scope
+from lox24_mcp.ops.confirm import TokenSigner
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
 
 pytestmark = pytest.mark.anyio
@@ -104,9 +107,8 @@ async def test_tool_schemas_match_the_committed_snapshot(empty_sandbox: SandboxS
 
 def test_published_input_schemas_are_what_the_validating_models_generate() -> None:
     """The input schema is derived from the SDK's rather than generated twice; it must not drift from the model."""
-    for tool in _tools():
-        generated = tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
-        _publish_schema(generated)
+    for tool in build_tools():
+        generated = publish_input(tool.fn_metadata.arg_model.model_json_schema(by_alias=True))
         assert generated["additionalProperties"] is False
         assert tool.parameters == generated, tool.name
 

@@ -16,7 +16,6 @@ import anyio
 import httpx2
 from pydantic import SecretStr
 
-from lox24_mcp.config import DEFAULT_BASE_URL
 from lox24_mcp.lox24.errors import (
     AuthCooldownError,
     Lox24APIStatusError,
@@ -31,6 +30,7 @@ from lox24_mcp.lox24.tracing import note_retry, traced_request
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_BASE_URL = "https://api.lox24.eu"
 REQUEST_ID_HEADER = "X-LOX24-REQUEST-ID"
 AUTH_HEADER = "X-LOX24-AUTH-TOKEN"
 JSON = "application/json"

@@ -107,6 +107,21 @@ class NotFoundError(Lox24APIStatusError):
     advice = "Check the id; list what exists first."
 
 
+class GroupNotFoundError(NotFoundError):
+    """The target group does not exist (LOX24 answered 404 before anything was created)."""
+
+    def __init__(self, *, group_id: int, request_id: str | None) -> None:
+        self.group_id = group_id
+        super().__init__(status_code=404, request_id=request_id, operation=f"adding phones to group {group_id}")
+
+    def _sentence(self) -> str:
+        rid = f", LOX24 request id {self.request_id}" if self.request_id else ""
+        return (
+            f"LOX24 has no contact group with id {self.group_id} (HTTP 404{rid}). Nothing was added. "
+            "Call list_groups to find the group's id."
+        )
+
+
 class PayloadTooLargeError(Lox24APIStatusError):
     summary = "LOX24 refused a request that was too large"
     advice = "Send fewer items per request."

@@ -99,32 +99,9 @@ def _to_unix(value: Any) -> Any:
     return value
 
 
-def compact_schema(schema: dict[str, Any]) -> None:
-    """Trim a field's JSON schema to what a model needs: no titles, no `null` branch, no `default: null`.
-
-    Used as `json_schema_extra`; optional arguments are already marked by `required`, and every
-    character of `tools/list` is paid for in the model's context on every turn.
-    """
-    schema.pop("title", None)
-    if schema.get("default", 0) is None:
-        del schema["default"]
-    branches = schema.get("anyOf")
-    if isinstance(branches, list):
-        kept = [b for b in branches if b != {"type": "null"}]
-        if len(kept) == 1 and isinstance(kept[0], dict):
-            del schema["anyOf"]
-            schema.update(kept[0])
-        elif len(kept) != len(branches):
-            schema["anyOf"] = kept
-
-
-def _untitled(schema: dict[str, Any]) -> None:
-    schema.pop("title", None)
-
-
 def _opt(description: str | None = None) -> Any:
-    """An optional field (default None) with a compact schema."""
-    return Field(default=None, description=description, json_schema_extra=compact_schema)
+    """An optional field (default None)."""
+    return Field(default=None, description=description)
 
 
 def _upper(value: object) -> object:
@@ -159,7 +136,7 @@ KeyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 class _Range(BaseModel):
     """Shared checks for `{gt, gte, lt, lte}` range objects."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_untitled)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def bounds(self) -> Iterator[tuple[str, int]]:
         for op in ("gt", "gte", "lt", "lte"):
@@ -353,7 +330,7 @@ CustomField = Annotated[str, Field(max_length=1530)]
 class PhoneEntry(BaseModel):
     """One contact: LOX24's phone fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_untitled)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     phone: str = Field(min_length=1, max_length=40, description="E.164, or national with default_region")
     a: CustomField | None = _opt("e.g. salutation")

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from lox24_mcp.ops.importer import ImportReport
+
 
 class _Result(BaseModel):
     sandbox: bool = Field(default=False, description="true: sandbox data")
@@ -51,20 +53,5 @@ class GroupsResult(_Result):
     groups: list[GroupInfo]
 
 
-class ImportProblem(BaseModel):
-    index: int = Field(description="0-based, in phones")
-    phone: str
-    outcome: Literal["invalid", "duplicate", "rejected", "unknown"]
-    reason: str
-
-
-class ImportResult(_Result):
-    group_id: int
-    requested: int
-    created: int
-    rejected: int = Field(description="Not added: refused by LOX24 or never sent")
-    invalid: int = Field(description="Not a valid number")
-    duplicates: int = Field(description="Repeats within this call")
-    unknown: int = Field(description="Sent, no answer: check before resending")
-    problems: list[ImportProblem] = Field(description="First 50 not created")
-    problems_total: int
+class ImportResult(ImportReport, _Result):
+    pass

@@ -1,9 +1,13 @@
-"""The confirmation step of `cancel_pending_sms`: what "pending" means, and stateless confirmation tokens.
+"""How a destructive operation gets a person's yes: the decision table and stateless confirmation tokens.
 
-A token is an HMAC over the account, the API base URL, the normalised filters, the preview time and
-the expiry. It needs no server-side state, so it works across HTTP replicas that share
-`LOX24_MCP_SECRET`. The preview time it carries bounds the cancel to SMS that already existed when
-the user saw the preview.
+`plan()` decides, from the operator's policy, what the client can show and the token the caller
+presented, what happens next: nothing to do, ask in a dialog, show an app card, hand out a token,
+proceed, or refuse. It is a closed set of outcomes (`Plan`), tested as a table, and knows nothing
+about which operation it guards, so any destructive operation can use it.
+
+A token is an HMAC over a scope (the account, the API base URL, the exact selection), the preview
+time and the expiry. It needs no server-side state, so it works across HTTP replicas that share
+`LOX24_MCP_SECRET`.
 """
 
 from __future__ import annotations
@@ -15,14 +19,23 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from lox24_mcp.lox24.models import SmsFilters, TimeRange
+from typing import Literal, TypeAlias
 
 FORMAT_TAG = "c1"
+
+#: How the operator wants destructive operations confirmed (`LOX24_MCP_CONFIRM`).
+#: auto: a dialog where the client has one, else an app card where the client renders apps, else the
+#: preview-and-token flow; human (alias elicit): a dialog or an app card, refused otherwise; token:
+#: always the preview-and-token flow; off: no confirmation at all.
+Policy: TypeAlias = Literal["auto", "human", "elicit", "token", "off"]
 
 
 class InvalidTokenError(ValueError):
     """The confirmation token cannot be used; the message says why and what to do."""
+
+
+class ExpiredTokenError(InvalidTokenError):
+    """The confirmation token was valid but its time is up."""
 
 
 @dataclass(frozen=True)
@@ -32,50 +45,6 @@ class Claims:
     preview_time: int
     expires_at: int
     matched: int
-
-
-def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | None:
-    """The user's filters narrowed to SMS that are pending and existed before `preview_time`.
-
-    Adds `is_sent=0`, `status_code=0` (unless the caller filters on status) and bounds `created_at`
-    to `< preview_time` inside the caller's own range. The bound is strict because LOX24 counts in
-    whole seconds: an SMS created in the same second as the preview, possibly after it, is never
-    counted and never cancelled. Returns None when the selection is empty by construction (every
-    exact `created_at` the caller gave is not before the preview).
-    """
-    created = filters.created_at
-    bounded: int | list[int] | TimeRange
-    if created is None:
-        bounded = TimeRange(lt=preview_time)
-    elif isinstance(created, TimeRange):
-        if created.lte is not None:
-            bounded = created.model_copy(update={"lte": min(created.lte, preview_time - 1)})
-        else:
-            bounded = created.model_copy(
-                update={"lt": preview_time if created.lt is None else min(created.lt, preview_time)}
-            )
-        low = bounded.gt + 1 if bounded.gt is not None else bounded.gte
-        high = bounded.lt - 1 if bounded.lt is not None else bounded.lte
-        if low is not None and high is not None and low > high:
-            return None
-    elif isinstance(created, list):
-        kept = [t for t in created if t < preview_time]
-        if not kept:
-            return None
-        bounded = kept
-    else:
-        if created >= preview_time:
-            return None
-        bounded = created
-    update: dict[str, object] = {"is_sent": False, "created_at": bounded}
-    if filters.status_code is None:
-        update["status_code"] = 0
-    return filters.model_copy(update=update)
-
-
-def cancel_scope(*, account_id: str, base_url: str, filters: SmsFilters, cancel_all_pending: bool) -> str:
-    """What a confirmation token is bound to: the account, the API, and the exact selection."""
-    return f"{account_id}|{base_url}|all={int(cancel_all_pending)}|{filters.canonical()}"
 
 
 def _b64(data: bytes) -> str:
@@ -145,8 +114,113 @@ class TokenSigner:
         except (ValueError, KeyError, TypeError):
             raise InvalidTokenError("The confirmation_token is malformed. Nothing was cancelled.") from None
         if self._clock() >= claims.expires_at:
-            raise InvalidTokenError(
+            raise ExpiredTokenError(
                 "The confirmation_token has expired. Nothing was cancelled. Call cancel_pending_sms again without "
                 "a token to get a fresh preview, show it to the user, and ask again."
             )
         return claims
+
+
+# ---------------------------------------------------------------------------- the decision table
+
+
+@dataclass(frozen=True)
+class ClientCaps:
+    """What the connected client can show a person."""
+
+    elicit: bool
+    """It renders form elicitation (a dialog the user answers)."""
+    apps: bool = False
+    """It renders MCP Apps (a card with a button the user clicks)."""
+
+
+#: What the caller presented: no token, a token's verified claims, or why its token is unusable.
+TokenCheck: TypeAlias = Claims | InvalidTokenError | None
+
+
+@dataclass(frozen=True)
+class NeedCount:
+    """The decision depends on how many items match: count them, then plan again."""
+
+
+@dataclass(frozen=True)
+class NothingToDo:
+    """Nothing matches; nothing is changed and nobody is asked."""
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Stop without changing anything; `reason` is the sentence for the model."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class AskInDialog:
+    """Ask the user in a form dialog; proceed only on an explicit yes."""
+
+
+@dataclass(frozen=True)
+class ShowCard:
+    """Return a preview with an app card; the user's click confirms, the model never can."""
+
+
+@dataclass(frozen=True)
+class IssueToken:
+    """Return a preview and a token; the model must show it and come back with the user's yes."""
+
+
+@dataclass(frozen=True)
+class Proceed:
+    """Carry the operation out now."""
+
+    via: Literal["token", "policy_off"]
+    matched: int
+    """What the person approved (from the token), or what was counted (policy off)."""
+    preview_time: int | None = None
+    """The token's preview time (bounds the operation to what existed then); None: use now."""
+
+
+Plan: TypeAlias = NeedCount | NothingToDo | Refuse | AskInDialog | ShowCard | IssueToken | Proceed
+
+NO_HUMAN_STEP = (
+    "This server confirms {operation} only in a dialog or an app card that the user answers "
+    "(LOX24_MCP_CONFIRM={policy}), and this client can show neither. Nothing was changed. Use a client that "
+    "supports MCP elicitation or MCP Apps, or ask the operator to allow the preview-and-token flow."
+)
+
+
+def plan(policy: Policy, caps: ClientCaps, token: TokenCheck, matched: int | None, *, operation: str) -> Plan:
+    """Decide how a destructive operation proceeds.
+
+    Args:
+        policy: the operator's confirmation policy.
+        caps: what the client can show.
+        token: the caller's confirmation token, already checked against this exact selection.
+        matched: how many items match now, or None when not counted yet.
+        operation: what is guarded, for messages (e.g. "cancellations").
+
+    A token only counts where the token flow is in use (policy `token`, or `auto` on a client with
+    neither dialogs nor apps): where a person can be asked, they are, whatever the model presents.
+    """
+    if policy == "off":
+        if matched is None:
+            return NeedCount()
+        return NothingToDo() if matched == 0 else Proceed(via="policy_off", matched=matched)
+    human: AskInDialog | ShowCard | None = None
+    if policy != "token":
+        human = AskInDialog() if caps.elicit else ShowCard() if caps.apps else None
+    if human is None and policy in ("human", "elicit"):
+        return Refuse(NO_HUMAN_STEP.format(operation=operation, policy=policy))
+    if human is not None:
+        if matched is None:
+            return NeedCount()
+        return NothingToDo() if matched == 0 else human
+    # The token flow: policy `token`, or `auto` on a client that can show neither.
+    if isinstance(token, InvalidTokenError):
+        return Refuse(str(token))
+    if isinstance(token, Claims):
+        return Proceed(via="token", matched=token.matched, preview_time=token.preview_time)
+    if matched is None:
+        return NeedCount()
+    return NothingToDo() if matched == 0 else IssueToken()

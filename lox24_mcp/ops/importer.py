@@ -13,10 +13,12 @@ from typing import Literal
 
 import anyio
 from anyio.abc import ObjectReceiveStream
+from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.errors import (
     AuthenticationError,
+    GroupNotFoundError,
     Lox24APIStatusError,
     Lox24ConnectionError,
     Lox24Error,
@@ -29,7 +31,6 @@ from lox24_mcp.lox24.errors import (
 )
 from lox24_mcp.lox24.models import PhoneEntry
 from lox24_mcp.lox24.phones import InvalidPhoneError, to_e164
-from lox24_mcp.mcp.results import ImportProblem, ImportResult
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,24 @@ ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, PaymentRequiredError, RateLimitError)
 
 
-class GroupNotFoundError(Lox24Error):
-    """The target group does not exist (LOX24 answered 404 before anything was created)."""
+class ImportProblem(BaseModel):
+    index: int = Field(description="0-based, in phones")
+    phone: str
+    outcome: Literal["invalid", "duplicate", "rejected", "unknown"]
+    reason: str
+
+
+# Every input entry is accounted for once: created + rejected + invalid + duplicates + unknown = requested.
+class ImportReport(BaseModel):
+    group_id: int
+    requested: int
+    created: int
+    rejected: int = Field(description="Not added: refused by LOX24 or never sent")
+    invalid: int = Field(description="Not a valid number")
+    duplicates: int = Field(description="Repeats within this call")
+    unknown: int = Field(description="Sent, no answer: check before resending")
+    problems: list[ImportProblem] = Field(description="First 50 not created")
+    problems_total: int
 
 
 @dataclass
@@ -99,7 +116,7 @@ async def import_phones(
     chunk_size: int = 500,
     concurrency: int = 4,
     on_progress: ProgressCallback | None = None,
-) -> ImportResult:
+) -> ImportReport:
     """Add `entries` to group `group_id` and account for every one of them.
 
     Raises:
@@ -188,15 +205,10 @@ async def import_phones(
     if fatal and tally.created == 0 and tally.counts["unknown"] == 0:
         error = fatal[0]
         if isinstance(error, NotFoundError):
-            raise GroupNotFoundError(
-                f"LOX24 has no contact group with id {group_id} (HTTP 404"
-                + (f", LOX24 request id {error.request_id}" if error.request_id else "")
-                + "). Nothing was added. Call list_groups to find the group's id.",
-                request_id=error.request_id,
-            )
+            raise GroupNotFoundError(group_id=group_id, request_id=error.request_id)
         raise error
     counts = tally.counts
-    result = ImportResult(
+    result = ImportReport(
         group_id=group_id,
         requested=tally.requested,
         created=tally.created,

@@ -1,0 +1,87 @@
+"""Cancelling scheduled SMS: what "pending" means, what a confirmation covers, and the cancel itself.
+
+Plain code over `Lox24Client`; the MCP layer decides how the user confirms (`ops.confirm.plan`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.models import Sms, SmsFilters, TimeRange
+
+SAMPLE_SIZE = 5
+
+
+def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | None:
+    """The user's filters narrowed to SMS that are pending and existed before `preview_time`.
+
+    Adds `is_sent=0`, `status_code=0` (unless the caller filters on status) and bounds `created_at`
+    to `< preview_time` inside the caller's own range. The bound is strict because LOX24 counts in
+    whole seconds: an SMS created in the same second as the preview, possibly after it, is never
+    counted and never cancelled. Returns None when the selection is empty by construction (every
+    exact `created_at` the caller gave is not before the preview).
+    """
+    created = filters.created_at
+    bounded: int | list[int] | TimeRange
+    if created is None:
+        bounded = TimeRange(lt=preview_time)
+    elif isinstance(created, TimeRange):
+        if created.lte is not None:
+            bounded = created.model_copy(update={"lte": min(created.lte, preview_time - 1)})
+        else:
+            bounded = created.model_copy(
+                update={"lt": preview_time if created.lt is None else min(created.lt, preview_time)}
+            )
+        low = bounded.gt + 1 if bounded.gt is not None else bounded.gte
+        high = bounded.lt - 1 if bounded.lt is not None else bounded.lte
+        if low is not None and high is not None and low > high:
+            return None
+    elif isinstance(created, list):
+        kept = [t for t in created if t < preview_time]
+        if not kept:
+            return None
+        bounded = kept
+    else:
+        if created >= preview_time:
+            return None
+        bounded = created
+    update: dict[str, object] = {"is_sent": False, "created_at": bounded}
+    if filters.status_code is None:
+        update["status_code"] = 0
+    return filters.model_copy(update=update)
+
+
+def cancel_scope(*, account_id: str, base_url: str, filters: SmsFilters, cancel_all_pending: bool) -> str:
+    """What a confirmation token is bound to: the account, the API, and the exact selection."""
+    return f"{account_id}|{base_url}|all={int(cancel_all_pending)}|{filters.canonical()}"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a selection matches right now."""
+
+    matched: int
+    preview_time: int
+    sample: tuple[Sms, ...] = ()
+
+
+async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> Preview:
+    """Count the pending SMS of `selection` that existed before `preview_time`, with a short sample."""
+    pending = pending_selection(selection, preview_time)
+    if pending is None:
+        return Preview(0, preview_time)
+    page = await client.search_sms(pending)
+    return Preview(page.total, preview_time, tuple(page.items[:SAMPLE_SIZE]))
+
+
+async def cancel(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> int:
+    """Cancel exactly what `preview` counted at `preview_time`; returns LOX24's count.
+
+    Raises:
+        Lox24Error: the cancel failed; `Lox24OutcomeUnknownError` if its answer was lost (not resent).
+    """
+    pending = pending_selection(selection, preview_time)
+    if pending is None:
+        return 0
+    return await client.cancel_sms(pending, allow_all=True)
