@@ -69,7 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_forever(args.host, args.port)
         return 0
 
-    if not args.sandbox and settings.api_token is None:
+    callers_bring_tokens = settings.credentials == "client" and args.transport == "http"
+    if not args.sandbox and settings.api_token is None and not callers_bring_tokens:
+        if settings.credentials == "client":
+            return _fail(
+                "LOX24_API_TOKEN is not set: LOX24_MCP_CREDENTIALS=client takes each caller's token over HTTP, "
+                "but stdio has no headers and uses LOX24_API_TOKEN."
+            )
         return _fail("LOX24_API_TOKEN is not set (format <clientId>:<apiKey>); or run `lox24-mcp --sandbox` to try it.")
     if settings.confirm == "off":
         logger.warning(
@@ -115,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 http_token=settings.http_token,
                 allowed_hosts=args.allowed_host,
                 replica_id=settings.replica_id,
+                caller_credentials=callers_bring_tokens,
             )
         except BindRefusedError as exc:
             return _fail(str(exc))

@@ -27,6 +27,8 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
     "LOX24_MCP_REPLICA_ID": "replica_id",
+    "LOX24_MCP_CREDENTIALS": "credentials",
+    "LOX24_MCP_NEW_KEYS_PER_MINUTE": "new_keys_per_minute",
 }
 
 
@@ -53,6 +55,18 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    credentials: Literal["server", "client"] = Field(
+        default="server",
+        description="Whose LOX24 token a request uses over HTTP: the server's (LOX24_API_TOKEN) or the caller's "
+        "(the X-LOX24-AUTH-TOKEN header of each request). stdio always uses the server's.",
+    )
+    new_keys_per_minute: int = Field(
+        default=3,
+        ge=0,
+        le=3,
+        description="With credentials=client: failed LOX24 logins this process may cause per minute (LOX24 blocks "
+        "the IP after more than 3); divide 3 among the processes sharing one IP.",
+    )
     replica_id: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9]{1,16}$",

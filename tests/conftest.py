@@ -8,6 +8,10 @@ from typing import Any
 import httpx2
 import pytest
 from mcp.types import CallToolResult, TextContent
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
@@ -40,6 +44,21 @@ def empty_sandbox() -> Iterator[SandboxServer]:
 async def client(sandbox: SandboxServer) -> AsyncIterator[Lox24Client]:
     async with httpx2.AsyncClient(timeout=5.0) as http:
         yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=sandbox.url, http_client=http, retry=FAST_RETRY)
+
+
+_SPANS = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Finished OpenTelemetry spans of this test (the process-wide provider is set once: OTel allows no second)."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_SPANS))
+        trace.set_tracer_provider(provider)
+    _SPANS.clear()
+    yield _SPANS
+    _SPANS.clear()
 
 
 def text_of(result: CallToolResult) -> str:

@@ -23,11 +23,13 @@ from mcp.types import (
 from lox24_mcp import __version__
 from lox24_mcp.config import Settings
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
+from lox24_mcp.lox24.credentials import LoginBudget
 from lox24_mcp.lox24.errors import Lox24Error
 from lox24_mcp.mcp.prompts import load_prompts
 from lox24_mcp.mcp.replicas import request_state_security
 from lox24_mcp.mcp.sdk_compat import add_request_handler
 from lox24_mcp.mcp.state import AppState
+from lox24_mcp.mcp.tenants import request_headers
 from lox24_mcp.mcp.tools import build_tools
 from lox24_mcp.mcp.tracing import ToolSpanOutcome
 from lox24_mcp.ops.confirm import TokenSigner
@@ -59,8 +61,8 @@ def create_server(
         retry: the LOX24 client's retry policy (default: `RetryPolicy()`).
         sandbox: say in results that they come from the built-in sandbox.
     """
-    if settings.api_token is None:
-        raise ValueError("settings.api_token is required")
+    if settings.api_token is None and settings.credentials == "server":
+        raise ValueError("settings.api_token is required (or credentials='client', for HTTP)")
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
     signer = TokenSigner(key, ttl=settings.token_ttl)
@@ -75,7 +77,16 @@ def create_server(
             timeout=settings.timeout,
         )
         try:
-            yield AppState(client=client, signer=signer, confirm=settings.confirm, sandbox=sandbox)
+            yield AppState(
+                client=client,
+                signer=signer,
+                confirm=settings.confirm,
+                sandbox=sandbox,
+                credentials=settings.credentials,
+                budget=LoginBudget(new_keys_per_minute=settings.new_keys_per_minute)
+                if settings.credentials == "client"
+                else None,
+            )
         finally:
             await client.aclose()
 
@@ -119,7 +130,7 @@ async def complete(ctx: ServerRequestContext[Any], params: CompleteRequestParams
         return CompleteResult(completion=Completion(values=[]))
     state: AppState = ctx.lifespan_context
     try:
-        groups = await state.client.list_groups()
+        groups = await state.client_for(request_headers(ctx)).list_groups()
     except Lox24Error:
         logger.warning("could not list groups for completion", exc_info=True)
         return CompleteResult(completion=Completion(values=[]))

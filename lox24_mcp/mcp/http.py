@@ -67,12 +67,14 @@ def build_http_app(
     http_token: SecretStr | None,
     allowed_hosts: list[str] | None = None,
     replica_id: str | None = None,
+    caller_credentials: bool = False,
 ) -> ASGIApp:
     """The ASGI app serving MCP at `/mcp`.
 
     Loopback binds get the SDK's DNS-rebinding protection (foreign `Host` → 421). Any other bind
     must have a bearer token, and keeps the protection when `allowed_hosts` names the public host.
     With `replica_id`, the session ids this replica mints carry it (see `lox24_mcp.mcp.replicas`).
+    With `caller_credentials`, every request must carry X-LOX24-AUTH-TOKEN (see `lox24_mcp.mcp.tenants`).
 
     Raises:
         BindRefusedError: `host` is not loopback and `http_token` is None.
@@ -95,6 +97,10 @@ def build_http_app(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
         )
     app: ASGIApp = server.streamable_http_app(host=host, transport_security=security)
+    if caller_credentials:
+        from lox24_mcp.mcp.tenants import RequireCallerToken
+
+        app = RequireCallerToken(app)
     if replica_id is not None:
         from lox24_mcp.mcp.replicas import ReplicaTag
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from typing import Final
 
 from mcp.server.mcpserver import RequestStateSecurity
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lox24_mcp.config import Settings
+from lox24_mcp.mcp.tenants import caller_principal
 
 SESSION_HEADER: Final = b"mcp-session-id"
 #: Response header naming the replica that answered (operators' debugging, and the deployment test).
@@ -32,10 +34,17 @@ def request_state_key(secret: bytes) -> bytes:
 
 
 def request_state_security(settings: Settings) -> RequestStateSecurity | None:
-    """Shared sealing when `LOX24_MCP_SECRET` is set; None leaves the SDK's per-process key."""
-    if settings.secret is None:
+    """Shared sealing when `LOX24_MCP_SECRET` is set; None leaves the SDK's per-process key.
+
+    With `LOX24_MCP_CREDENTIALS=client` the state is also bound to the caller's token, so a dialog
+    started with one tenant's token cannot be finished with another's.
+    """
+    if settings.secret is None and settings.credentials == "server":
         return None
-    return RequestStateSecurity(keys=[request_state_key(settings.secret.get_secret_value().encode())])
+    key = request_state_key(settings.secret.get_secret_value().encode()) if settings.secret else os.urandom(32)
+    if settings.credentials == "client":
+        return RequestStateSecurity(keys=[key], bind_principal=caller_principal)
+    return RequestStateSecurity(keys=[key])
 
 
 class ReplicaTag:
