@@ -69,8 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_forever(args.host, args.port)
         return 0
 
+    use_sandbox = args.sandbox or settings.sandbox
     callers_bring_tokens = settings.credentials == "client" and args.transport == "http"
-    if not args.sandbox and settings.api_token is None and not callers_bring_tokens:
+    if not use_sandbox and settings.api_token is None and not callers_bring_tokens:
         if settings.credentials == "client":
             return _fail(
                 "LOX24_API_TOKEN is not set: LOX24_MCP_CREDENTIALS=client takes each caller's token over HTTP, "
@@ -94,14 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lox24_mcp.mcp.http import BindRefusedError, build_http_app
 
     sandbox = None
-    if args.sandbox:
+    if use_sandbox:
         from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
 
         sandbox = SandboxServer().start()
         settings = settings.model_copy(update={"api_token": SecretStr(DEMO_TOKEN), "base_url": sandbox.url})
         logger.warning("sandbox mode: a built-in LOX24-compatible API at %s with demo data; no real SMS", sandbox.url)
     try:
-        server = create_server(settings, sandbox=args.sandbox)
+        server = create_server(settings, sandbox=use_sandbox)
         gc.freeze()
         gc.enable()
         if args.transport == "stdio":

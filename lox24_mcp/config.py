@@ -27,6 +27,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
     "LOX24_MCP_REPLICA_ID": "replica_id",
+    "LOX24_MCP_SANDBOX": "sandbox",
     "LOX24_MCP_CREDENTIALS": "credentials",
     "LOX24_MCP_NEW_KEYS_PER_MINUTE": "new_keys_per_minute",
 }
@@ -55,6 +56,9 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    sandbox: bool = Field(
+        default=False, description="Run against the built-in sandbox, like --sandbox (for the MCP Bundle's settings)."
+    )
     credentials: Literal["server", "client"] = Field(
         default="server",
         description="Whose LOX24 token a request uses over HTTP: the server's (LOX24_API_TOKEN) or the caller's "

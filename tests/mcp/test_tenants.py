@@ -103,9 +103,12 @@ async def as_tenant(
         return ElicitResult(action="accept", content={"confirm": True})
 
     headers = {"X-LOX24-AUTH-TOKEN": token} if token is not None else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"request": [swap]}) as http, Client(
-        streamable_http_client(url, http_client=http), elicitation_callback=accept if dialog else None
-    ) as client:
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"request": [swap]}) as http,
+        Client(
+            streamable_http_client(url, http_client=http), elicitation_callback=accept if dialog else None
+        ) as client,
+    ):
         yield client
 
 
