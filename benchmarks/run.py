@@ -23,6 +23,7 @@ import bench_call_overhead
 import bench_cold_start
 import bench_context_cost
 import bench_http_load
+import bench_teams
 from bench_common import Row, format_table, say
 
 Benchmark = Callable[[bool], Awaitable[list[Row]]]
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "bulk-import": bench_bulk_import.main,
     "context-cost": bench_context_cost.main,
     "http-load": bench_http_load.main,
+    "teams": bench_teams.main,
 }
 
 
