@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 import httpx2
 from opentelemetry import trace
@@ -42,11 +43,11 @@ def traced_request(fn: F) -> F:
     @functools.wraps(fn)
     async def wrapper(self: object, method: str, path: str, *args: Any, **kwargs: Any) -> httpx2.Response:
         params: Sequence[tuple[str, str]] | None = kwargs.get("params")
-        attributes: dict[str, Any] = {
-            "http.request.method": method,
-            "url.path": path,
-            "server.address": getattr(self, "base_url", ""),
-        }
+        base = urlsplit(str(getattr(self, "base_url", "")))
+        attributes: dict[str, Any] = {"http.request.method": method, "url.path": path}
+        if base.hostname:
+            attributes["server.address"] = base.hostname
+            attributes["server.port"] = base.port or (443 if base.scheme == "https" else 80)
         if params:
             attributes["lox24.query.names"] = sorted({name for name, _ in params})
         account = getattr(self, "_auth", None)
