@@ -633,12 +633,44 @@ async def test_503_is_retried_until_it_succeeds() -> None:
     assert len({str(r.url) for r in seen}) == 1  # the same request each time
 
 
-@pytest.mark.parametrize("code", [429, 502, 503, 504])
-async def test_retryable_statuses_on_post_are_retried_because_nothing_was_processed(code: int) -> None:
-    handler, seen = sequence(status(code), httpx2.Response(200, json={"deleted_sms_count": 2}))
+async def test_a_429_on_post_is_retried_because_lox24_refused_it_before_any_work() -> None:
+    handler, seen = sequence(status(429), httpx2.Response(200, json={"deleted_sms_count": 2}))
     async with mocked(handler) as client:
         assert await client.cancel_sms(SmsFilters(iso2="DE")) == 2
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("code", [500, 502, 503, 504])
+async def test_any_5xx_to_a_post_is_an_unknown_outcome_and_never_resent(code: int) -> None:
+    """A gateway answers 502/504 when LOX24 may already have done the work."""
+    handler, seen = sequence(status(code), status(code), httpx2.Response(200, json={"deleted_sms_count": 2}))
+    async with mocked(handler) as client:
+        with pytest.raises(Lox24OutcomeUnknownError, match=f"HTTP {code}.*not resent") as info:
+            await client.cancel_sms(SmsFilters(iso2="DE"))
+        with pytest.raises(Lox24OutcomeUnknownError):
+            await client.add_phones(7, [{"phone": "+4915112345678"}])
+    assert len(seen) == 2, "each POST went out exactly once"
+    assert info.value.request_id is not None
+
+
+async def test_sandbox_work_then_502_is_reported_unknown_and_the_work_is_really_done() -> None:
+    with serve(seed_demo_data=False, faults=Faults(after_rate=1.0, only_paths=("/sms/ops",))) as server:
+        pending(server, 3, tag="gw")
+        async with lox24(server.url) as client:
+            with pytest.raises(Lox24OutcomeUnknownError):
+                await client.cancel_sms(SmsFilters(callback_data="gw"))
+            assert [r.method for r in server.state.requests].count("POST") == 1
+            server.state.faults = Faults()
+            left = await client.search_sms(SmsFilters(callback_data="gw", status_code=0, is_sent=False))
+        assert left.total == 0, "the sandbox carried the cancel out before answering 502"
+
+
+async def test_a_collection_without_total_reports_none_not_the_page_size() -> None:
+    with SandboxServer(SandboxState(seed_demo_data=False, omit_totals=True, page_size=2)) as server:
+        pending(server, 5, tag="nt")
+        async with lox24(server.url) as client:
+            first = await client.search_sms(SmsFilters(callback_data="nt"))
+        assert first.total is None and len(first.items) == 2 and first.has_next is True
 
 
 async def test_sandbox_503s_are_retried_and_attempts_are_bounded() -> None:

@@ -174,7 +174,7 @@ async def test_secret_appears_in_no_log_repr_or_exception_on_any_path(
 async def test_secret_stays_out_of_mocked_error_answers_and_retries(all_logs: pytest.LogCaptureFixture) -> None:
     answers = iter(
         [
-            httpx2.Response(503, headers={"Retry-After": "0"}),
+            httpx2.Response(429, headers={"Retry-After": "0"}),
             httpx2.Response(422, json={"detail": "bad", "violations": [{"propertyPath": "phone", "message": "x"}]}),
         ]
     )

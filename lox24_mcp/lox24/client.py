@@ -47,10 +47,11 @@ MAX_PAGES = 200
 class RetryPolicy:
     """When and how long the client retries.
 
-    Retried: connection failures before the request was sent, 502/503/504 and 429 (honouring
-    `Retry-After`), and — for reads only — timeouts and dropped connections. Never retried: 401
-    and 403 (LOX24 blocks the IP for ten minutes after more than three failed logins a minute),
-    other 4xx, 500, and any POST whose outcome is unknown. All times are seconds.
+    Retried: connection failures before the request was sent and 429 (honouring `Retry-After`),
+    and — for reads only — 502/503/504, timeouts and dropped connections. Never retried: 401 and
+    403 (LOX24 blocks the IP for ten minutes after more than three failed logins a minute), other
+    4xx, 500, and any POST whose outcome is unknown: a POST answered with any 5xx, or whose answer
+    was lost, raises `Lox24OutcomeUnknownError`. All times are seconds.
     """
 
     attempts: int = 4
@@ -247,7 +248,7 @@ class Lox24Client:
     # ------------------------------------------------------------------ operations
 
     async def search_sms(self, filters: SmsFilters, *, page: int = 1) -> SmsPage:
-        """`GET /sms`: one page of SMS matching `filters`, with LOX24's total count.
+        """`GET /sms`: one page of SMS matching `filters`, with LOX24's total count where it gives one.
 
         Raises:
             Lox24Error: the call failed; the message says why and what to do.
@@ -259,7 +260,7 @@ class Lox24Client:
         data = _json(response)
         members, total = _collection(data, response)
         items = [Sms.model_validate(m) for m in members]
-        return SmsPage(total=total if total is not None else len(items), page=page, items=items)
+        return SmsPage(total=total, page=page, items=items, has_next=_has_next(data))
 
     async def cancel_sms(self, filters: SmsFilters, *, allow_all: bool = False) -> int:
         """`POST /sms/ops/batch_cancel`: stop the unsent SMS matching `filters`; returns LOX24's count.
@@ -400,6 +401,16 @@ class Lox24Client:
                 )
                 if response.is_success:
                     return response
+                if not repeatable and response.status_code >= 500:
+                    # A gateway answers 502/504 when LOX24 may already have done the work: a POST that got
+                    # a 5xx has an unknown outcome, and is never resent.
+                    rid = f", LOX24 request id {request_id}" if request_id else ""
+                    raise Lox24OutcomeUnknownError(
+                        f"LOX24 answered {operation} with HTTP {response.status_code}{rid} after the request was "
+                        "sent, so it may or may not have been carried out. It was not resent; check the current "
+                        "state before trying again.",
+                        request_id=request_id,
+                    )
                 error = _status_error(response, operation)
                 if response.status_code == 401:
                     if auth.budget is not None:
@@ -445,6 +456,16 @@ def _collection(data: Any, response: httpx2.Response) -> tuple[list[Any], int | 
         "LOX24 answered with an unexpected shape (no list of results); try again later.",
         request_id=response.headers.get(REQUEST_ID_HEADER),
     )
+
+
+def _has_next(data: Any) -> bool | None:
+    """Whether a JSON-LD collection says there is a next page; None when it has no view to say so."""
+    if not isinstance(data, dict):
+        return None
+    view = data.get("hydra:view", data.get("view"))
+    if not isinstance(view, dict):
+        return None
+    return bool(view.get("hydra:next", view.get("next")))
 
 
 def _error_text(body: Any) -> tuple[str | None, list[tuple[str, str]]]:

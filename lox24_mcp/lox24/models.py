@@ -380,11 +380,14 @@ class Sms(BaseModel):
 
 
 class SmsPage(BaseModel):
-    """One page of `GET /sms` with the total LOX24 counted (JSON-LD `totalItems`)."""
+    """One page of `GET /sms` with the total LOX24 counted (JSON-LD `totalItems`, optional in its spec)."""
 
-    total: int
+    total: int | None
+    """None: LOX24 gave no total (never guess one from the page size)."""
     page: int
     items: list[Sms]
+    has_next: bool | None = None
+    """Whether LOX24's page view names a next page; None when it has no view."""
 
 
 class Group(BaseModel):

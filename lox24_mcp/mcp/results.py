@@ -37,7 +37,7 @@ class CancelResult(_Result):
 
 
 class SearchResult(_Result):
-    total: int
+    total: int | None = Field(description="All matches; null: LOX24 gave no total")
     page: int
     items: list[SmsSample]
 

@@ -20,7 +20,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
 from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters
 from lox24_mcp.lox24.phones import mask
 from lox24_mcp.mcp.results import (
@@ -149,6 +149,12 @@ async def preview_cancel(
     if isinstance(decision, NeedCount):
         with lox24_errors():
             counted = await cancel_ops.preview(lox24(ctx), selection, preview_time=preview_time)
+        if not counted.exact:
+            raise ToolError(
+                f"LOX24 gave no total, and at least {counted.matched} pending SMS match: more than this server "
+                "counts one by one, so it cannot show the user a real count. Nothing was cancelled. Narrow the "
+                "filters (e.g. delivery_at, callback_data, iso2) and try again."
+            )
         decision = plan(state.confirm, caps, token, counted.matched, operation="cancellations")
     if isinstance(decision, Refuse):
         raise ToolError(decision.reason)
@@ -235,8 +241,16 @@ async def cancel_pending_sms(
             "The user did not confirm; nothing was cancelled.",
             sample=[_sample(s) for s in counted.sample],
         )
-    with lox24_errors():
-        cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    try:
+        with lox24_errors():
+            cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
+    except ToolError as exc:
+        if isinstance(exc.__cause__, Lox24OutcomeUnknownError):
+            raise ToolError(
+                f"{exc} The outcome of this cancel is unknown: LOX24 may have cancelled them. It was not resent; "
+                "search_sms with the same filters (pending: not sent, status new) shows the current state."
+            ) from exc.__cause__
+        raise
     return result(
         "cancelled",
         f"LOX24 cancelled {cancelled} SMS ({counted.matched} matched when the user confirmed).",

@@ -11,6 +11,8 @@ from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters, TimeRange
 
 SAMPLE_SIZE = 5
+#: The most pending SMS a preview counts page by page when LOX24 gives no total.
+MAX_COUNTED = 5_000
 
 
 def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | None:
@@ -64,15 +66,32 @@ class Preview:
     matched: int
     preview_time: int
     sample: tuple[Sms, ...] = ()
+    exact: bool = True
+    """False: LOX24 gave no total and more than `MAX_COUNTED` match, so `matched` is only a lower bound."""
 
 
 async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> Preview:
-    """Count the pending SMS of `selection` that existed before `preview_time`, with a short sample."""
+    """Count the pending SMS of `selection` that existed before `preview_time`, with a short sample.
+
+    A count the user approves must be real: where LOX24 leaves its total out (its spec makes it
+    optional), the pages are counted one by one, up to `MAX_COUNTED`; beyond that the preview says
+    it is not exact, and the caller must not cancel by filters.
+    """
     pending = pending_selection(selection, preview_time)
     if pending is None:
         return Preview(0, preview_time)
-    page = await client.search_sms(pending)
-    return Preview(page.total, preview_time, tuple(page.items[:SAMPLE_SIZE]))
+    first = await client.search_sms(pending)
+    sample = tuple(first.items[:SAMPLE_SIZE])
+    if first.total is not None:
+        return Preview(first.total, preview_time, sample)
+    counted, page, number = len(first.items), first, 1
+    while page.items and (page.has_next if page.has_next is not None else len(page.items) >= len(first.items)):
+        if counted >= MAX_COUNTED:
+            return Preview(counted, preview_time, sample, exact=False)
+        number += 1
+        page = await client.search_sms(pending, page=number)
+        counted += len(page.items)
+    return Preview(counted, preview_time, sample)
 
 
 async def cancel(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> int:

@@ -144,7 +144,7 @@ def _collection(
         view[_key(state, "previous")] = page_iri(page - 1)
     if page < last:
         view[_key(state, "next")] = page_iri(page + 1)
-    return {
+    collection = {
         "@context": context,
         "@id": collection_id,
         "@type": _key(state, "Collection"),
@@ -152,6 +152,9 @@ def _collection(
         _key(state, "totalItems"): total,
         _key(state, "view"): view,
     }
+    if state.omit_totals:
+        del collection[_key(state, "totalItems")]
+    return collection
 
 
 def _sms_ld(sms: dict[str, Any], *, context: bool) -> dict[str, Any]:
@@ -555,13 +558,26 @@ class SandboxMiddleware:
             return await receive()
 
         account = state.account_for(token) if token is not None else None
-        if account is None or account is state:
-            await self.app(scope, replay, send)
+        app = self.app
+        if account is not None and account is not state:
+            found = self._account_apps.get(id(account))
+            if found is None:
+                found = self._account_apps[id(account)] = _router(account)
+            app = found
+        if plan.after_status is None and not plan.drop_after:
+            await app(scope, replay, send)
             return
-        app = self._account_apps.get(id(account))
-        if app is None:
-            app = self._account_apps[id(account)] = _router(account)
-        await app(scope, replay, send)
+
+        async def swallow(message: Message) -> None:
+            del message  # the work is done; its answer never reaches the client
+
+        await app(scope, replay, swallow)
+        if plan.drop_after:
+            await self._drop(receive)
+            return
+        status = plan.after_status or 502
+        detail = f"Injected sandbox fault: HTTP {status} after the request was carried out."
+        await error_response(state, status, detail, ld=ld)(scope, receive, send)
 
     @staticmethod
     async def _drop(receive: Receive) -> None:

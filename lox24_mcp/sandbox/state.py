@@ -49,6 +49,12 @@ class Faults:
     #: nothing is processed (as when a client times out on a slow gateway).
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
+    #: Share of requests that are carried out and then answered with `after_status` instead of the real
+    #: answer (a gateway timing out on a backend that did the work: the client cannot know the outcome).
+    after_rate: float = 0.0
+    after_status: int = 502
+    #: Share of requests that are carried out and then lose their answer (the connection is closed).
+    drop_after_rate: float = 0.0
     seed: int = 0
     #: If non-empty, faults apply only to requests whose path starts with one of these.
     only_paths: tuple[str, ...] = ()
@@ -66,6 +72,8 @@ class FaultPlan:
     drop: bool = False
     error_status: int | None = None
     slow_seconds: float = 0.0
+    after_status: int | None = None
+    drop_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class SandboxState:
         page_size: items per collection page (API Platform's default is 30).
         hydra_prefix: JSON-LD keys as `hydra:member`/`hydra:totalItems` (True) or API Platform 3's
             `member`/`totalItems` (False).
+        omit_totals: leave `totalItems` out of collections (LOX24's spec makes it optional).
         max_batch_items: larger phone batches are refused with 413.
     """
 
@@ -113,6 +122,7 @@ class SandboxState:
         page_size: int = 30,
         hydra_prefix: bool = True,
         max_batch_items: int = 10_000,
+        omit_totals: bool = False,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -121,6 +131,7 @@ class SandboxState:
         self.faults = faults if faults is not None else Faults()
         self.page_size = page_size
         self.hydra_prefix = hydra_prefix
+        self.omit_totals = omit_totals
         self.max_batch_items = max_batch_items
         self.requests: list[RecordedRequest] = []
         self.store = Store()
@@ -196,11 +207,16 @@ class SandboxState:
                 self._rng_for = key
             # Always three draws, so one rate's setting does not shift the others' sequence.
             drop, error, slow = self._rng.random(), self._rng.random(), self._rng.random()
+            # Drawn only when asked for, so seeded sequences of the three above stay as they were.
+            after = self._rng.random() if faults.after_rate else 1.0
+            drop_after = self._rng.random() if faults.drop_after_rate else 1.0
             return FaultPlan(
                 latency=max(0.0, faults.latency),
                 drop=drop < faults.drop_rate,
                 error_status=faults.error_status if error < faults.error_rate else None,
                 slow_seconds=max(0.0, faults.slow_seconds) if slow < faults.slow_rate else 0.0,
+                after_status=faults.after_status if after < faults.after_rate else None,
+                drop_after=drop_after < faults.drop_after_rate,
             )
 
     # ------------------------------------------------------------------ auth
