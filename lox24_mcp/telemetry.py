@@ -2,8 +2,10 @@
 
 The standard variables configure it: `OTEL_EXPORTER_OTLP_ENDPOINT` (and the other `OTEL_EXPORTER_OTLP_*`),
 `OTEL_SERVICE_NAME` (default `lox24-mcp`), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_EXPORTER`
-(`otlp`, the default; `console`, which writes to stderr because stdout belongs to MCP; or `none`)
-and `OTEL_SDK_DISABLED=true`. Without the SDK, opentelemetry-api's spans cost next to nothing.
+(`otlp`; `console`, which writes to stderr because stdout belongs to MCP; or `none`) and
+`OTEL_SDK_DISABLED=true`. Spans are exported only when an exporter is named: an OTLP endpoint
+(`OTEL_EXPORTER_OTLP_ENDPOINT` / `..._TRACES_ENDPOINT`) or `OTEL_TRACES_EXPORTER`. Otherwise, and
+without the SDK, opentelemetry-api's spans are no-ops that cost next to nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ def configure_tracing(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return "tracing disabled (OTEL_SDK_DISABLED)"
-    exporter_name = env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+    exporter_name = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if exporter_name == "none":
         return "tracing off (OTEL_TRACES_EXPORTER=none)"
+    if not exporter_name:
+        # Installing the extra is not consent to send spans to localhost:4318: an endpoint must be named.
+        if not (env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+            return "tracing off (set OTEL_EXPORTER_OTLP_ENDPOINT to export spans)"
+        exporter_name = "otlp"
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource

@@ -145,10 +145,13 @@ def test_without_the_sdk_configuration_is_a_no_op_and_the_console_exporter_keeps
         "import sys\n"
         "sys.modules['opentelemetry.sdk'] = None\n"  # as if lox24-mcp[otel] were not installed
         "from lox24_mcp.telemetry import configure_tracing\n"
-        "sys.stderr.write(configure_tracing({}))\n"
+        "sys.stderr.write(configure_tracing({'OTEL_EXPORTER_OTLP_ENDPOINT': 'http://127.0.0.1:9'}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
     assert done.stdout == "" and "install lox24-mcp[otel]" in done.stderr
+    code = "import sys\nfrom lox24_mcp.telemetry import configure_tracing\nsys.stderr.write(configure_tracing({}))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
+    assert "set OTEL_EXPORTER_OTLP_ENDPOINT" in done.stderr  # installed, but no collector named: nothing sent
     code = (
         "import sys\n"
         "from opentelemetry import trace\n"
