@@ -6,9 +6,12 @@ name, attribute and event: phone numbers, SMS texts, filter values and the API k
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx2
@@ -163,3 +166,44 @@ def test_without_the_sdk_configuration_is_a_no_op_and_the_console_exporter_keeps
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
     assert done.stdout == ""  # stdout belongs to the MCP protocol
     assert "tracing to console" in done.stderr and '"name": "probe"' in done.stderr
+
+
+def test_with_the_extra_installed_spans_go_to_the_collector_named_by_otel_variables() -> None:
+    received: list[tuple[str, str, int]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            received.append((self.path, self.headers.get("Content-Type", ""), len(body)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            del format, args
+
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=collector.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code = (
+            "import sys\n"
+            "from opentelemetry import trace\n"
+            "from lox24_mcp.telemetry import configure_tracing\n"
+            "sys.stderr.write(configure_tracing() + '\\n')\n"
+            "with trace.get_tracer('t').start_as_current_span('probe'): pass\n"
+            "trace.get_tracer_provider().shutdown()\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.server_address[1]}", OTEL_SERVICE_NAME="t")
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env
+        )
+    finally:
+        collector.shutdown()
+        collector.server_close()
+        thread.join(10)
+    assert "tracing to otlp" in done.stderr and done.stdout == ""
+    assert received and received[0][0] == "/v1/traces" and received[0][1] == "application/x-protobuf"
