@@ -249,6 +249,12 @@ class SandboxState:
                 return account
         return None
 
+    def close(self) -> None:
+        """Close the databases of this account and of those added with `add_account`."""
+        for account in self.accounts.values():
+            account.close()
+        self.store.close()
+
     def add_account(self, token: str, *, seed_demo_data: bool = False) -> SandboxState:
         """Another LOX24 account behind the same API, with its own groups and SMS.
 

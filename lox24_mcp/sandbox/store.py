@@ -163,6 +163,11 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def __del__(self) -> None:
+        # Python 3.13 warns (ResourceWarning) about connections left to the garbage collector; a sandbox's
+        # data lives exactly as long as its Store, so closing here is the natural end, not a leak.
+        self._db.close()
+
     # ------------------------------------------------------------------ sms
 
     def insert_sms(self, row: Mapping[str, Any]) -> None:

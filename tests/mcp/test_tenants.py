@@ -62,6 +62,7 @@ def two_accounts() -> Iterator[SandboxServer]:
         )
     with SandboxServer(state) as server:
         yield server
+    state.close()
 
 
 @pytest.fixture
