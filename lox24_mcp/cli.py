@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     api = sub.add_parser("sandbox-api", help="serve only the LOX24-compatible sandbox REST API")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8099)
+    api.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="answer requests whose path starts with --latency-path this much later (tests and demos)",
+    )
+    api.add_argument("--latency-path", action="append", default=[], metavar="PREFIX", help="default: every path")
     return parser
 
 
@@ -64,9 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 
     if args.command == "sandbox-api":
-        from lox24_mcp.sandbox import serve_forever
+        from lox24_mcp.sandbox import Faults, SandboxState, serve_forever
 
-        serve_forever(args.host, args.port)
+        if not 0 <= args.latency <= 60:
+            return _fail("--latency must be between 0 and 60 seconds")
+        faults = Faults(latency=args.latency, only_paths=tuple(args.latency_path))
+        serve_forever(args.host, args.port, SandboxState(faults=faults))
         return 0
 
     use_sandbox = args.sandbox or settings.sandbox

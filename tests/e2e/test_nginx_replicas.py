@@ -31,6 +31,7 @@ from mcp.client import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
+from lox24_mcp.mcp.results import ImportResult
 from lox24_mcp.sandbox import DEMO_TOKEN
 
 pytestmark = pytest.mark.anyio
@@ -103,6 +104,23 @@ class Deployment:
     replicas: dict[str, subprocess.Popen[bytes]]
     nginx_log: Path
     logs: dict[str, Path] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def create_group(self, name: str) -> int:
+        with httpx2.Client(timeout=10) as http:
+            response = http.post(
+                f"{self.sandbox_url}/groups", headers={**AUTH, "Accept": "application/json"}, json={"name": name}
+            )
+        response.raise_for_status()
+        group_id: int = response.json()["id"]
+        return group_id
+
+    def group_size(self, group_id: int) -> int:
+        with httpx2.Client(timeout=10) as http:
+            response = http.get(f"{self.sandbox_url}/groups/{group_id}", headers={**AUTH, "Accept": "application/json"})
+        response.raise_for_status()
+        count: int = response.json()["count_items"]
+        return count
 
     def sandbox_posts(self, path: str) -> int:
         with httpx2.Client(timeout=10) as http:
@@ -181,7 +199,8 @@ def deployment() -> Iterator[Deployment]:
         try:
             sandbox_log = files.enter_context((prefix / "sandbox.log").open("wb"))
             sandbox = subprocess.Popen(  # noqa: S603 (our own console script)
-                [script, "sandbox-api", "--port", str(sandbox_port)],
+                # Group writes answer 0.2 s late, so an import is still running when its replica is killed.
+                [script, "sandbox-api", "--port", str(sandbox_port), "--latency", "0.2", "--latency-path", "/groups/"],
                 env=_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=sandbox_log,
@@ -247,7 +266,9 @@ def deployment() -> Iterator[Deployment]:
             _wait_until(
                 lambda: httpx2.post(url, headers={"Host": PUBLIC_HOST}, timeout=1).status_code == 401, "nginx", nginx
             )
-            yield Deployment(sandbox_url, url, replicas, prefix / "error.log", logs)
+            yield Deployment(
+                sandbox_url, url, replicas, prefix / "error.log", logs, dict(zip(replicas, ports, strict=True))
+            )
         finally:
             for proc in reversed(procs):
                 _stop(proc, signal.SIGQUIT if proc is procs[-1] and len(procs) == 5 else signal.SIGTERM)
@@ -273,7 +294,7 @@ async def _accept(context: ClientRequestContext, params: ElicitRequestParams) ->
 
 @asynccontextmanager
 async def mcp_client(
-    deployment: Deployment, seen: Seen, *, mode: str = "2026-07-28", dialog: bool = False
+    deployment: Deployment, seen: Seen, *, mode: str = "2026-07-28", dialog: bool = False, url: str | None = None
 ) -> AsyncIterator[Client]:
     async def record(response: httpx2.Response) -> None:
         method = "?"
@@ -289,7 +310,7 @@ async def mcp_client(
 
     headers = {"Authorization": f"Bearer {HTTP_TOKEN}", "Host": PUBLIC_HOST}
     async with httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [record]}) as http:
-        transport = streamable_http_client(deployment.url, http_client=http)
+        transport = streamable_http_client(url or deployment.url, http_client=http)
         async with Client(transport, mode=mode, elicitation_callback=_accept if dialog else None) as client:
             yield client
 
@@ -376,3 +397,41 @@ async def test_a_replica_killed_mid_run_loses_no_confirmation_and_doubles_no_can
     assert cancelled == dict.fromkeys(campaigns, 1)  # every confirmation, also those minted by the dead replica
     assert deployment.sandbox_posts("/sms/ops/batch_cancel") == before + len(campaigns)  # none twice
     assert killed_at and "r2" not in {replica for _, replica, _ in seen.answers[killed_at:]}, seen.answers
+
+
+async def test_an_import_cut_off_by_a_killed_replica_is_rerun_without_doubling_a_contact(
+    deployment: Deployment,
+) -> None:
+    if "already_in_group" not in ImportResult.model_fields:
+        pytest.skip("re-running an import safely needs already_in_group (the groups work), not merged here yet")
+    group = deployment.create_group("nginx import")
+    phones = [f"+4915790{i:05d}" for i in range(3000)]
+    batch_path = f"/groups/{group}/phones/batch"
+    victim = deployment.replicas["r3"]
+    direct = f"http://127.0.0.1:{deployment.ports['r3']}/mcp"
+    cut_off: list[BaseException] = []
+
+    async def first_run() -> None:
+        try:
+            async with mcp_client(deployment, Seen(), url=direct) as client:
+                await client.call_tool("add_phones_to_group", {"group_id": group, "phones": phones})
+        except Exception as exc:  # noqa: BLE001 (any way the call dies counts: its replica was killed)
+            cut_off.append(exc)
+
+    with anyio.fail_after(90):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first_run)
+            while True:  # polling the sandbox's request log, bounded by fail_after
+                if await anyio.to_thread.run_sync(deployment.sandbox_posts, batch_path):
+                    break
+                await anyio.sleep(0.02)
+            victim.kill()
+            await anyio.to_thread.run_sync(victim.wait, 10)
+        stored_before = deployment.group_size(group)
+        async with mcp_client(deployment, Seen()) as client:
+            rerun = _data(await client.call_tool("add_phones_to_group", {"group_id": group, "phones": phones}))
+    assert cut_off, "the first run finished before its replica was killed: this run tested nothing"
+    assert 0 < stored_before < len(phones)  # killed mid-import
+    assert rerun["already_in_group"] == stored_before
+    assert rerun["created"] == len(phones) - stored_before and rerun["rejected"] == 0 and rerun["unknown"] == 0
+    assert deployment.group_size(group) == len(phones)  # every contact once
