@@ -113,7 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.model_copy(update={"api_token": SecretStr(DEMO_TOKEN), "base_url": sandbox.url})
         logger.warning("sandbox mode: a built-in LOX24-compatible API at %s with demo data; no real SMS", sandbox.url)
     try:
-        server = create_server(settings, sandbox=use_sandbox)
+        try:
+            server = create_server(settings, sandbox=use_sandbox)
+        except OSError as exc:
+            return _fail(
+                f"LOX24_MCP_AUDIT_LOG cannot be appended to ({exc.strerror or exc}); fix the path or unset it."
+            )
         gc.freeze()
         gc.enable()
         if args.transport == "stdio":

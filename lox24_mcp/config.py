@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -26,6 +27,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_AUDIT_LOG": "audit_log",
     "LOX24_MCP_REPLICA_ID": "replica_id",
     "LOX24_MCP_SANDBOX": "sandbox",
     "LOX24_MCP_CREDENTIALS": "credentials",
@@ -47,7 +49,9 @@ class Settings(BaseModel):
     )
     base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s]+$")
     timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds to wait for LOX24 to answer.")
-    confirm: ConfirmPolicy = Field(default="auto", description="How cancel_pending_sms gets the user's yes.")
+    confirm: ConfirmPolicy = Field(
+        default="auto", description="How cancel_pending_sms gets the user's yes (`elicit` is an alias of `human`)."
+    )
     secret: SecretStr | None = Field(
         default=None, description="Key for confirmation tokens; share it across HTTP replicas. Random if unset."
     )
@@ -56,6 +60,9 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    audit_log: Path | None = Field(
+        default=None, description="File that every destructive decision is appended to, one JSON line each."
+    )
     sandbox: bool = Field(
         default=False, description="Run against the built-in sandbox, like --sandbox (for the MCP Bundle's settings)."
     )

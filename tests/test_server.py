@@ -118,7 +118,13 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
 ) -> None:
     async with Client(make_server(empty_sandbox)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"cancel_pending_sms", "add_phones_to_group", "list_groups", "search_sms"}
+    assert set(tools) == {
+        "cancel_pending_sms",
+        "add_phones_to_group",
+        "list_groups",
+        "search_sms",
+        "confirm_cancel_in_card",
+    }
     for tool in tools.values():
         assert tool.title and tool.annotations is not None and tool.output_schema is not None
         assert tool.description and tool.description.splitlines()[0].strip()
@@ -331,7 +337,7 @@ async def test_elicitation_yes_cancels_in_the_same_call(empty_sandbox: SandboxSe
         result = data_of(await client.call_tool("cancel_pending_sms", {"callback_data": "spring-sale"}))
     assert result["status"] == "cancelled" and result["cancelled"] == 3
     assert len(seen) == 1, "asked exactly once"
-    assert seen[0].startswith("Cancel 3 scheduled SMS matching callback_data=spring-sale?")
+    assert seen[0].startswith("Cancel 3 scheduled SMS matching callback_data=spring-sale (the newest created ")
     assert "cannot be undone" in seen[0] and "+49151" in seen[0] and "•" in seen[0]
     assert statuses(empty_sandbox, uuids) == [6000] * 3
     assert posts(empty_sandbox).count("/sms/ops/batch_cancel") == 1

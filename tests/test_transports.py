@@ -49,7 +49,13 @@ async def test_the_installed_console_script_serves_stdio_on_the_sandbox(mode: st
         async with Client(params, mode=mode) as client:
             tools = await client.list_tools()
             groups = await client.call_tool("list_groups", {})
-    assert {t.name for t in tools.tools} == {"cancel_pending_sms", "add_phones_to_group", "list_groups", "search_sms"}
+    assert {t.name for t in tools.tools} == {
+        "cancel_pending_sms",
+        "add_phones_to_group",
+        "list_groups",
+        "search_sms",
+        "confirm_cancel_in_card",
+    }
     assert groups.structured_content is not None and groups.structured_content["sandbox"] is True
 
 

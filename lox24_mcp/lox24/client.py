@@ -6,6 +6,7 @@ per process. Retries happen only where they are safe; see `RetryPolicy`.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
@@ -27,6 +28,7 @@ from lox24_mcp.lox24.errors import (
     status_error_class,
 )
 from lox24_mcp.lox24.models import BatchItemResult, Group, Sms, SmsFilters, SmsPage
+from lox24_mcp.lox24.trace import note_request_id
 from lox24_mcp.lox24.tracing import note_retry, traced_request
 
 logger = logging.getLogger(__name__)
@@ -260,7 +262,9 @@ class Lox24Client:
         data = _json(response)
         members, total = _collection(data, response)
         items = [Sms.model_validate(m) for m in members]
-        return SmsPage(total=total, page=page, items=items, has_next=_has_next(data))
+        return SmsPage(
+            total=total, page=page, items=items, has_next=_has_next(data), server_time=_server_time(response)
+        )
 
     async def cancel_sms(self, filters: SmsFilters, *, allow_all: bool = False) -> int:
         """`POST /sms/ops/batch_cancel`: stop the unsent SMS matching `filters`; returns LOX24's count.
@@ -391,6 +395,7 @@ class Lox24Client:
                 )
             else:
                 request_id = response.headers.get(REQUEST_ID_HEADER)
+                note_request_id(request_id)
                 logger.debug(
                     "%s %s -> %s in %.0f ms (request id %s)",
                     method,
@@ -456,6 +461,17 @@ def _collection(data: Any, response: httpx2.Response) -> tuple[list[Any], int | 
         "LOX24 answered with an unexpected shape (no list of results); try again later.",
         request_id=response.headers.get(REQUEST_ID_HEADER),
     )
+
+
+def _server_time(response: httpx2.Response) -> int | None:
+    """The answer's `Date` header as unix seconds (LOX24's clock, not this host's)."""
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        return int(email.utils.parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _has_next(data: Any) -> bool | None:

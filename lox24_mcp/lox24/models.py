@@ -388,6 +388,8 @@ class SmsPage(BaseModel):
     items: list[Sms]
     has_next: bool | None = None
     """Whether LOX24's page view names a next page; None when it has no view."""
+    server_time: int | None = None
+    """LOX24's clock when it answered (its `Date` header, unix seconds); None without one."""
 
 
 class Group(BaseModel):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +26,7 @@ from lox24_mcp.config import Settings
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
 from lox24_mcp.lox24.credentials import LoginBudget
 from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.mcp.card import build_apps
 from lox24_mcp.mcp.prompts import load_prompts
 from lox24_mcp.mcp.replicas import request_state_security
 from lox24_mcp.mcp.sdk_compat import add_request_handler
@@ -32,6 +34,7 @@ from lox24_mcp.mcp.state import AppState
 from lox24_mcp.mcp.tenants import request_headers
 from lox24_mcp.mcp.tools import build_tools
 from lox24_mcp.mcp.tracing import ToolSpanOutcome
+from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import TokenSigner
 
 __all__ = ["AppState", "create_server"]
@@ -42,8 +45,9 @@ SERVER_NAME = "lox24"
 INSTRUCTIONS = """\
 LOX24 SMS gateway. Look before you change anything: search_sms shows what is scheduled, list_groups
 shows contact groups by name. cancel_pending_sms stops scheduled SMS: it always needs the user's own
-yes — either a dialog the user answers, or a preview you must show the user before calling again with
-the confirmation_token. Never confirm on the user's behalf. add_phones_to_group only adds contacts."""
+yes — a dialog the user answers, a card whose button the user clicks, or a preview you must show the
+user before calling again with the confirmation_token. Never confirm on the user's behalf.
+add_phones_to_group only adds contacts."""
 
 
 def create_server(
@@ -52,6 +56,7 @@ def create_server(
     http_client: httpx2.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
     sandbox: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> MCPServer[AppState]:
     """Build the MCP server. The LOX24 client is created in the lifespan, once per process.
 
@@ -60,12 +65,17 @@ def create_server(
         http_client: an `httpx2.AsyncClient` to share (tests inject one); created if omitted.
         retry: the LOX24 client's retry policy (default: `RetryPolicy()`).
         sandbox: say in results that they come from the built-in sandbox.
+        clock: this host's wall clock in unix seconds (tests skew it).
     """
     if settings.api_token is None and settings.credentials == "server":
         raise ValueError("settings.api_token is required (or credentials='client', for HTTP)")
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
     signer = TokenSigner(key, ttl=settings.token_ttl)
+    # The audit trail is logged at INFO whatever LOX24_MCP_LOG_LEVEL says; the file is optional.
+    logging.getLogger("lox24_mcp.audit").setLevel(logging.INFO)
+    audit = AuditLog(settings.audit_log)
+    audit.ensure_writable()  # a bad LOX24_MCP_AUDIT_LOG stops the start, not a cancel
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -82,6 +92,8 @@ def create_server(
                 signer=signer,
                 confirm=settings.confirm,
                 sandbox=sandbox,
+                clock=clock,
+                audit=audit,
                 credentials=settings.credentials,
                 budget=LoginBudget(new_keys_per_minute=settings.new_keys_per_minute)
                 if settings.credentials == "client"
@@ -98,6 +110,7 @@ def create_server(
         website_url="https://www.lox24.eu",
         version=__version__,
         tools=build_tools(),
+        extensions=[build_apps()],
         lifespan=lifespan,
         log_level=settings.log_level,
         # Replicas sharing LOX24_MCP_SECRET complete each other's 2026-07-28 dialogs.

@@ -36,6 +36,14 @@ class CancelResult(_Result):
     message: str
 
 
+# What became of a click in the confirmation card (a comment, not a docstring: it would be published).
+class CardDecisionResult(_Result):
+    status: Literal["cancelled", "declined"]
+    matched: int
+    cancelled: int = 0
+    message: str
+
+
 class SearchResult(_Result):
     total: int | None = Field(description="All matches; null: LOX24 gave no total")
     page: int

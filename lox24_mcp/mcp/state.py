@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -12,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.credentials import LoginBudget
 from lox24_mcp.mcp.tenants import caller_token
+from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import Policy, TokenSigner
 
 
@@ -23,6 +25,10 @@ class AppState:
     signer: TokenSigner
     confirm: Policy
     sandbox: bool
+    clock: Callable[[], float] = field(default=time.time)
+    """This host's wall clock, unix seconds (injectable for tests)."""
+    audit: AuditLog = field(default_factory=AuditLog)
+    """The audit trail of destructive decisions."""
     #: "client": over HTTP each request uses the caller's X-LOX24-AUTH-TOKEN (see `mcp.tenants`).
     credentials: Literal["server", "client"] = "server"
     #: With credentials="client": which callers' keys may be tried (LOX24's failed-login block).

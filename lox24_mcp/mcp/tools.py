@@ -17,12 +17,24 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
 from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters
 from lox24_mcp.lox24.phones import mask
+from lox24_mcp.lox24.trace import collect_request_ids
+from lox24_mcp.mcp.card import (
+    CARD_PROMPT,
+    app_only_meta,
+    card_meta,
+    client_of,
+    client_renders_apps,
+    confirm_cancel_in_card,
+    plain_result,
+    tool_ui_meta,
+    unknown_outcome,
+)
 from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
@@ -35,9 +47,12 @@ from lox24_mcp.mcp.results import (
 from lox24_mcp.mcp.sdk_compat import build_tool, flat_arguments
 from lox24_mcp.mcp.state import AppState, app_state, lox24
 from lox24_mcp.ops import cancel as cancel_ops
+from lox24_mcp.ops.audit import AuditRecord, Confirmation, Outcome, selection_summary
+from lox24_mcp.ops.card import mint_card_secret
 from lox24_mcp.ops.confirm import (
     AskInDialog,
     ClientCaps,
+    ExpiredTokenError,
     InvalidTokenError,
     IssueToken,
     NeedCount,
@@ -107,7 +122,10 @@ def client_caps(ctx: Context[AppState, Any]) -> ClientCaps:
     caps = ctx.client_capabilities
     elicitation = caps.elicitation if caps is not None else None
     # A bare `elicitation: {}` (from before modes existed) means form support; url-only does not.
-    return ClientCaps(elicit=elicitation is not None and (elicitation.form is not None or elicitation.url is None))
+    return ClientCaps(
+        elicit=elicitation is not None and (elicitation.form is not None or elicitation.url is None),
+        apps=client_renders_apps(ctx),
+    )
 
 
 def _scope(ctx: Context[AppState, Any], filters: SmsFilters, cancel_all_pending: bool) -> str:
@@ -144,7 +162,7 @@ async def preview_cancel(
         except InvalidTokenError as exc:
             token = exc
     decision = plan(state.confirm, caps, token, None, operation="cancellations")
-    preview_time = int(datetime.now(UTC).timestamp())
+    preview_time = int(state.clock())
     counted = cancel_ops.Preview(0, preview_time)
     if isinstance(decision, NeedCount):
         with lox24_errors():
@@ -157,6 +175,15 @@ async def preview_cancel(
             )
         decision = plan(state.confirm, caps, token, counted.matched, operation="cancellations")
     if isinstance(decision, Refuse):
+        await _audit(
+            ctx,
+            selection,
+            cancel_all_pending,
+            counted.matched if counted.matched else None,
+            "expired" if isinstance(token, ExpiredTokenError) else "refused",
+            "not_cancelled",
+            reason=decision.reason,
+        )
         raise ToolError(decision.reason)
     if isinstance(decision, Proceed) and decision.preview_time is not None:
         counted = cancel_ops.Preview(decision.matched, decision.preview_time)
@@ -168,13 +195,18 @@ async def ask_user(
 ) -> CancelConfirmation | Elicit[CancelConfirmation]:
     """Resolver: ask the user in a dialog when the plan says so.
 
-    The question depends only on the filters and what LOX24 counted, so it stays the same across
-    the rounds of a 2026-07-28 call.
+    The question depends only on the filters and what LOX24 counted (the count and the newest matching
+    SMS), so it stays the same across the rounds of a 2026-07-28 call while the selection does; if an
+    SMS joins it (even when another left), the question changes and the user is asked again: a
+    resent yes never covers more than was shown.
     """
     if not isinstance(preview.plan, AskInDialog):
         return CancelConfirmation(confirm=isinstance(preview.plan, Proceed))
     counted = preview.preview
-    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}?"]
+    newest = ""
+    if counted.newest_created:  # to the second: it is what binds a resent answer to this selection
+        newest = f" (the newest created {datetime.fromtimestamp(counted.newest_created, UTC):%Y-%m-%d %H:%M:%S} UTC)"
+    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}{newest}?"]
     lines += [f"• {mask(s.phone)} at {_when(s.delivery_at)}: {s.text[:40]!r}" for s in counted.sample[:3]]
     if counted.matched > 3:
         lines.append(f"… and {counted.matched - 3} more.")
@@ -194,11 +226,12 @@ async def cancel_pending_sms(
         str | None, Field(description="From the preview; only after the user said yes")
     ] = None,
     **filters: Any,
-) -> CancelResult:
+) -> Annotated[CallToolResult, CancelResult]:
     """Cancels scheduled (not yet sent) SMS matching the filters: destructive, the user must confirm.
 
-    Without a dialog the first call returns a preview and a confirmation_token: show the preview to the user;
-    only if they say yes, call again with the same filters and the token. Filters combine with AND.
+    The user confirms in a dialog or in a card shown with the result. Otherwise the first call returns a preview
+    and a confirmation_token: show the preview to the user; only if they say yes, call again with the same
+    filters and the token. Filters combine with AND.
     """
     del confirmation_token, filters  # read by the resolvers
     state = app_state(ctx)
@@ -206,20 +239,41 @@ async def cancel_pending_sms(
     counted = preview.preview
     decision = preview.plan
 
-    def result(status: CancelStatus, message: str, **extra: Any) -> CancelResult:
-        return CancelResult(
-            status=status,
-            matched=counted.matched,
-            filters=selection.summary(),
-            sandbox=state.sandbox,
-            message=message,
-            **extra,
+    def result(status: CancelStatus, message: str, **extra: Any) -> CallToolResult:
+        return plain_result(
+            CancelResult(
+                status=status,
+                matched=counted.matched,
+                filters=selection.summary(),
+                sandbox=state.sandbox,
+                message=message,
+                **extra,
+            )
         )
 
     if isinstance(decision, NothingToDo):
         return result("nothing_to_cancel", "No pending SMS match these filters; nothing was cancelled.")
-    if isinstance(decision, ShowCard):  # the MCP layer reports no app support yet (ClientCaps.apps)
-        raise ToolError("This server cannot show a confirmation card yet. Nothing was cancelled.")
+    if isinstance(decision, ShowCard):
+        client = lox24(ctx)
+        secret, expires_at = mint_card_secret(
+            state.signer,
+            account_id=client.account_id,
+            base_url=client.base_url,
+            filters=selection,
+            cancel_all_pending=cancel_all_pending,
+            preview_time=counted.preview_time,
+            matched=counted.matched,
+        )
+        card = result(
+            "confirmation_required",
+            f"{CARD_PROMPT} {counted.matched} pending SMS match; the card shows them with the buttons "
+            f"'Cancel {counted.matched} SMS' and 'Keep them' until {_when(expires_at)}. Afterwards search_sms "
+            "shows the outcome.",
+            sample=[_sample(s) for s in counted.sample],
+            expires_at=expires_at,
+        )
+        card.meta = card_meta(secret)
+        return card
     if isinstance(decision, IssueToken):
         token, expires_at = state.signer.mint(
             scope=_scope(ctx, selection, cancel_all_pending),
@@ -236,25 +290,85 @@ async def cancel_pending_sms(
             expires_at=expires_at,
         )
     if isinstance(decision, AskInDialog) and not (isinstance(answer, AcceptedElicitation) and answer.data.confirm):
+        await _audit(
+            ctx,
+            selection,
+            cancel_all_pending,
+            counted.matched,
+            "declined",
+            "not_cancelled",
+            reason="the user declined or dismissed the dialog (or the client answered for them)",
+        )
         return result(
             "declined",
             "The user did not confirm; nothing was cancelled.",
             sample=[_sample(s) for s in counted.sample],
         )
-    try:
-        with lox24_errors():
+    if isinstance(decision, AskInDialog):
+        how: Confirmation = "dialog"
+    elif isinstance(decision, Proceed):
+        how = "token" if decision.via == "token" else "policy_off"
+    else:  # NeedCount and Refuse never reach the tool body
+        raise ToolError("Internal error: no confirmation decision was reached. Nothing was cancelled.")
+    with collect_request_ids() as request_ids:
+        try:
             cancelled = await cancel_ops.cancel(lox24(ctx), selection, preview_time=counted.preview_time)
-    except ToolError as exc:
-        if isinstance(exc.__cause__, Lox24OutcomeUnknownError):
-            raise ToolError(
-                f"{exc} The outcome of this cancel is unknown: LOX24 may have cancelled them. It was not resent; "
-                "search_sms with the same filters (pending: not sent, status new) shows the current state."
-            ) from exc.__cause__
-        raise
+        except Lox24Error as exc:
+            unknown = isinstance(exc, Lox24OutcomeUnknownError)
+            await _audit(
+                ctx,
+                selection,
+                cancel_all_pending,
+                counted.matched,
+                how,
+                "unknown" if unknown else "failed",
+                request_ids=request_ids,
+                reason=str(exc),
+            )
+            raise ToolError(unknown_outcome(exc) if unknown else str(exc)) from exc
+    await _audit(
+        ctx,
+        selection,
+        cancel_all_pending,
+        counted.matched,
+        how,
+        "cancelled",
+        cancelled=cancelled,
+        request_ids=request_ids,
+    )
     return result(
         "cancelled",
         f"LOX24 cancelled {cancelled} SMS ({counted.matched} matched when the user confirmed).",
         cancelled=cancelled,
+    )
+
+
+async def _audit(
+    ctx: Context[AppState, Any],
+    selection: SmsFilters,
+    cancel_all_pending: bool,
+    matched: int | None,
+    confirmation: Confirmation,
+    outcome: Outcome,
+    *,
+    cancelled: int | None = None,
+    request_ids: list[str] | None = None,
+    reason: str | None = None,
+) -> None:
+    """One line in the audit trail for a decision of cancel_pending_sms."""
+    await app_state(ctx).audit.record(
+        AuditRecord(
+            operation="cancel_sms",
+            selection=selection_summary(selection, cancel_all_pending=cancel_all_pending),
+            matched=matched,
+            confirmation=confirmation,
+            outcome=outcome,
+            cancelled=cancelled,
+            client=client_of(ctx),
+            account=lox24(ctx).account_id,
+            request_ids=list(request_ids or ()),
+            reason=reason,
+        )
     )
 
 
@@ -328,6 +442,7 @@ class ToolSpec:
     fn: Callable[..., Any]
     title: str
     annotations: ToolAnnotations
+    meta: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -338,7 +453,9 @@ class ToolSpec:
         return inspect.cleandoc(self.fn.__doc__ or "")
 
     def build(self) -> Tool:
-        return build_tool(self.fn, title=self.title, description=self.description, annotations=self.annotations)
+        return build_tool(
+            self.fn, title=self.title, description=self.description, annotations=self.annotations, meta=self.meta
+        )
 
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=True)
@@ -348,6 +465,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         cancel_pending_sms,
         "Cancel scheduled SMS (asks the user first)",
         ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True),
+        meta=tool_ui_meta(),
     ),
     ToolSpec(
         add_phones_to_group,
@@ -356,6 +474,12 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(list_groups, "List contact groups", READ_ONLY),
     ToolSpec(search_sms, "Search SMS", READ_ONLY),
+    ToolSpec(
+        confirm_cancel_in_card,
+        "Card button (not for models)",
+        ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True),
+        meta=app_only_meta(),
+    ),
 )
 
 

@@ -5,12 +5,16 @@ Plain code over `Lox24Client`; the MCP layer decides how the user confirms (`ops
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters, TimeRange
 
 SAMPLE_SIZE = 5
+#: Seconds by which LOX24's `Date` may trail this host's clock before the preview recounts by LOX24's
+#: clock: a `Date` has whole seconds and servers refresh it about once a second.
+CLOCK_TOLERANCE = 2
 #: The most pending SMS a preview counts page by page when LOX24 gives no total.
 MAX_COUNTED = 5_000
 
@@ -55,8 +59,21 @@ def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | No
 
 
 def cancel_scope(*, account_id: str, base_url: str, filters: SmsFilters, cancel_all_pending: bool) -> str:
-    """What a confirmation token is bound to: the account, the API, and the exact selection."""
-    return f"{account_id}|{base_url}|all={int(cancel_all_pending)}|{filters.canonical()}"
+    """What a confirmation token is bound to: the account, the API, and the exact selection.
+
+    Canonical JSON, so that no two different selections share a scope: values are quoted, never
+    joined as text (`callback_data="vip&text=Sale"` is not `callback_data="vip", text="Sale"`). The
+    order of filters and of values in a list does not matter; ordering options are not part of it.
+    """
+    selection = sorted((key, value) for key, value in filters.to_query() if not key.startswith("_order"))
+    scope = {
+        "op": "cancel_sms",
+        "account": account_id,
+        "api": base_url,
+        "all": cancel_all_pending,
+        "filters": selection,
+    }
+    return json.dumps(scope, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -68,10 +85,19 @@ class Preview:
     sample: tuple[Sms, ...] = ()
     exact: bool = True
     """False: LOX24 gave no total and more than `MAX_COUNTED` match, so `matched` is only a lower bound."""
+    newest_created: int | None = None
+    """The newest `created_at` among the matched SMS (LOX24's clock)."""
 
 
 async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> Preview:
-    """Count the pending SMS of `selection` that existed before `preview_time`, with a short sample.
+    """Count the pending SMS of `selection` that existed before the preview, with a short sample.
+
+    `preview_time` is this host's clock; where LOX24's own clock (the `Date` of its answer) is more
+    than `CLOCK_TOLERANCE` seconds behind it, the count is taken again up to LOX24's time, and that
+    is the bound that is confirmed and later cancelled. A host whose clock runs ahead would otherwise
+    bound the cancel in LOX24's future, and an SMS created after the user saw the count would fall
+    inside it. The newest matched SMS comes first, so the question shown to the
+    user can name it: a resent answer whose selection gained an SMS no longer matches the question.
 
     A count the user approves must be real: where LOX24 leaves its total out (its spec makes it
     optional), the pages are counted one by one, up to `MAX_COUNTED`; beyond that the preview says
@@ -80,18 +106,28 @@ async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: i
     pending = pending_selection(selection, preview_time)
     if pending is None:
         return Preview(0, preview_time)
-    first = await client.search_sms(pending)
+    ordered = pending.model_copy(update={"order_by": "created_at", "order": "desc"})
+    first = await client.search_sms(ordered)
+    if first.server_time is not None and first.server_time < preview_time - CLOCK_TOLERANCE:
+        # This host is ahead of LOX24: count again up to LOX24's own now, which has passed for sure.
+        preview_time = first.server_time
+        pending = pending_selection(selection, preview_time)
+        if pending is None:
+            return Preview(0, preview_time)
+        ordered = pending.model_copy(update={"order_by": "created_at", "order": "desc"})
+        first = await client.search_sms(ordered)
     sample = tuple(first.items[:SAMPLE_SIZE])
+    newest = first.items[0].created_at if first.items else None
     if first.total is not None:
-        return Preview(first.total, preview_time, sample)
+        return Preview(first.total, preview_time, sample, newest_created=newest)
     counted, page, number = len(first.items), first, 1
     while page.items and (page.has_next if page.has_next is not None else len(page.items) >= len(first.items)):
         if counted >= MAX_COUNTED:
-            return Preview(counted, preview_time, sample, exact=False)
+            return Preview(counted, preview_time, sample, exact=False, newest_created=newest)
         number += 1
-        page = await client.search_sms(pending, page=number)
+        page = await client.search_sms(ordered, page=number)
         counted += len(page.items)
-    return Preview(counted, preview_time, sample)
+    return Preview(counted, preview_time, sample, newest_created=newest)
 
 
 async def cancel(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> int:

@@ -6,6 +6,7 @@ client over streamable HTTP with `X-LOX24-AUTH-TOKEN` per caller.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -147,8 +148,9 @@ async def test_each_account_sees_only_its_own_groups_sms_and_completions(
 
 
 async def test_a_confirmation_token_minted_for_one_account_is_refused_for_another(
-    tenant_server: str, two_accounts: SandboxServer
+    tenant_server: str, two_accounts: SandboxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="lox24_mcp.audit")
     with anyio.fail_after(30):
         async with as_tenant(tenant_server, TOKEN_A) as a, as_tenant(tenant_server, TOKEN_B) as b:
             preview = data_of(await a.call_tool("cancel_pending_sms", {"callback_data": "spring-sale"}))
@@ -159,6 +161,11 @@ async def test_a_confirmation_token_minted_for_one_account_is_refused_for_anothe
             )
     assert refused.is_error and "token" in text_of(refused).lower()
     assert _cancel_posts(two_accounts) == 0
+    # The audit line of the refusal names the account that asked (B's public id), never a key.
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "lox24_mcp.audit"]
+    refusals = [line for line in lines if line["outcome"] == "not_cancelled"]
+    assert refusals and {line["account"] for line in refusals} == {TOKEN_B.partition(":")[0]}
+    assert TOKEN_B.partition(":")[2] not in caplog.text and TOKEN_A.partition(":")[2] not in caplog.text
 
 
 async def test_a_2026_dialog_started_with_one_token_cannot_be_finished_with_another(
