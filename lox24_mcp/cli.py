@@ -19,6 +19,8 @@ from lox24_mcp.config import ConfigError, Settings
 logger = logging.getLogger("lox24_mcp")
 
 EXIT_USAGE = 2
+#: The zone of `--sandbox` when LOX24_MCP_TIMEZONE is unset (its demo data is a German shop's).
+SANDBOX_TIMEZONE = "Europe/Berlin"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,7 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
 
         sandbox = SandboxServer().start()
-        settings = settings.model_copy(update={"api_token": SecretStr(DEMO_TOKEN), "base_url": sandbox.url})
+        settings = settings.model_copy(
+            # The demo shop is in Germany: its times read as Berlin's unless LOX24_MCP_TIMEZONE says otherwise.
+            update={
+                "api_token": SecretStr(DEMO_TOKEN),
+                "base_url": sandbox.url,
+                "timezone": settings.timezone or SANDBOX_TIMEZONE,
+            }
+        )
         logger.warning("sandbox mode: a built-in LOX24-compatible API at %s with demo data; no real SMS", sandbox.url)
     try:
         try:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from lox24_mcp.lox24.client import DEFAULT_BASE_URL
+from lox24_mcp.lox24.times import InvalidZoneError, load_zone, machine_zone
 from lox24_mcp.ops.confirm import Policy as ConfirmPolicy
 
 #: Environment variable -> Settings field. The README's configuration table is checked against this.
@@ -27,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_TIMEZONE": "timezone",
     "LOX24_MCP_AUDIT_LOG": "audit_log",
     "LOX24_MCP_REPLICA_ID": "replica_id",
     "LOX24_MCP_SANDBOX": "sandbox",
@@ -60,6 +63,10 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone for reading and showing times (e.g. Europe/Berlin); unset: the machine's zone.",
+    )
     audit_log: Path | None = Field(
         default=None, description="File that every destructive decision is appended to, one JSON line each."
     )
@@ -83,6 +90,20 @@ class Settings(BaseModel):
         pattern=r"^[a-z0-9]{1,16}$",
         description="This replica's name behind a load balancer; tags the session ids it mints (HTTP only).",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(load_zone(value).key)
+        except InvalidZoneError as exc:
+            raise ValueError(str(exc)) from None
+
+    def zone(self) -> tzinfo:
+        """The zone times are read and shown in: `timezone`, or the machine's local zone."""
+        return load_zone(self.timezone) if self.timezone else machine_zone()
 
     @field_validator("api_token", mode="before")
     @classmethod

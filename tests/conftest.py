@@ -74,3 +74,12 @@ def data_of(result: CallToolResult) -> dict[str, Any]:
     data = result.structured_content
     assert isinstance(data, dict)
     return data
+
+
+@pytest.fixture(autouse=True)
+def _machine_zone_between_tests() -> Iterator[None]:
+    """A server built in one test sets the process's zone; the next test starts from the machine's again."""
+    yield
+    from lox24_mcp.lox24 import times
+
+    times.configure_zone(None)

@@ -122,6 +122,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
         "cancel_pending_sms",
         "add_phones_to_group",
         "list_groups",
+        "list_group_contacts",
         "search_sms",
         "confirm_cancel_in_card",
     }
@@ -138,7 +139,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert "is_sent" in tools["search_sms"].input_schema["properties"]
     add = tools["add_phones_to_group"]
     assert add.annotations is not None and add.annotations.destructive_hint is False
-    for name in ("list_groups", "search_sms"):
+    for name in ("list_groups", "list_group_contacts", "search_sms"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True
     filters = set(SmsFilters.model_fields) - {"is_sent"}
@@ -337,8 +338,8 @@ async def test_elicitation_yes_cancels_in_the_same_call(empty_sandbox: SandboxSe
         result = data_of(await client.call_tool("cancel_pending_sms", {"callback_data": "spring-sale"}))
     assert result["status"] == "cancelled" and result["cancelled"] == 3
     assert len(seen) == 1, "asked exactly once"
-    assert seen[0].startswith("Cancel 3 scheduled SMS matching callback_data=spring-sale (the newest created ")
-    assert "cannot be undone" in seen[0] and "+49151" in seen[0] and "•" in seen[0]
+    assert seen[0].startswith('Cancel 3 scheduled SMS matching callback_data="spring-sale" (the newest created ')
+    assert "cannot be undone" in seen[0] and "By country: DE: 3." in seen[0] and "+49" not in seen[0]
     assert statuses(empty_sandbox, uuids) == [6000] * 3
     assert posts(empty_sandbox).count("/sms/ops/batch_cancel") == 1
 
@@ -412,8 +413,10 @@ async def test_import_normalises_dedupes_and_accounts_for_every_entry(empty_sand
     stored = {p["phone"]: p for p in empty_sandbox.state.group_phones(group)}
     assert set(stored) == {"+4915112345678", "+4915112345679", "+436641234567"}
     assert stored["+4915112345678"]["b"] == "Müller" and stored["+4915112345679"]["callback_data"] == "import-1"
-    assert (again["created"], again["rejected"]) == (0, 1), "LOX24's refusal of an existing contact is reported"
-    assert again["problems"][0]["outcome"] == "rejected"
+    assert (again["created"], again["already_in_group"], again["rejected"]) == (0, 1, 0), "checked, not sent"
+    assert again["problems"] == [] and again["contacts"] == [
+        "+4915112345678 → +4915112345678: already in the group, not sent"
+    ]
 
 
 async def test_import_reports_progress_per_chunk_and_keeps_the_result_small(empty_sandbox: SandboxServer) -> None:

@@ -53,6 +53,7 @@ async def test_the_installed_console_script_serves_stdio_on_the_sandbox(mode: st
         "cancel_pending_sms",
         "add_phones_to_group",
         "list_groups",
+        "list_group_contacts",
         "search_sms",
         "confirm_cancel_in_card",
     }

@@ -27,7 +27,8 @@ from lox24_mcp.lox24.errors import (
     Lox24ResponseError,
     status_error_class,
 )
-from lox24_mcp.lox24.models import BatchItemResult, Group, Sms, SmsFilters, SmsPage
+from lox24_mcp.lox24.group_csv import GroupCsvError, parse_group_csv
+from lox24_mcp.lox24.models import BatchItemResult, Group, GroupContacts, Sms, SmsFilters, SmsPage
 from lox24_mcp.lox24.trace import note_request_id
 from lox24_mcp.lox24.tracing import note_retry, traced_request
 
@@ -431,6 +432,31 @@ class Lox24Client:
             logger.warning("%s; retrying in %.2f s (attempt %d of %d)", error, wait, attempt + 1, self._retry.attempts)
             note_retry(attempt, wait, error)
             await anyio.sleep(wait)
+
+    # ------------------------------------------------------------------ group export (issue 10)
+
+    async def group_contacts(self, group_id: int) -> GroupContacts:
+        """`GET /groups/{id}/file/csv`: every contact of a group in one request (a list of `GroupContact`,
+        with `.columns`, the export's captions of the contact columns a–e).
+
+        Raises:
+            NotFoundError: the group does not exist.
+            Lox24ResponseError: the answer is not a readable export (no phone column).
+            Lox24Error: any other failure.
+        """
+        response = await self._request(
+            "GET",
+            f"/groups/{int(group_id)}/file/csv",
+            accept="text/csv",
+            operation=f"reading the contacts of group {group_id}",
+        )
+        try:
+            return parse_group_csv(response.content, charset=response.charset_encoding)
+        except GroupCsvError as exc:
+            raise Lox24ResponseError(
+                f"LOX24's export of group {group_id} could not be read: {exc}. Try again later.",
+                request_id=response.headers.get(REQUEST_ID_HEADER),
+            ) from None
 
 
 # ---------------------------------------------------------------------- parsing helpers

@@ -8,10 +8,10 @@ query parameters (PHP-style lists, `field[op]` ranges, unix seconds, `1`/`0` boo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, Self, TypeAlias
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, NamedTuple, Self, TypeAlias
 from uuid import UUID
 
 from pydantic import (
@@ -25,6 +25,8 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+
+from lox24_mcp.lox24 import phones, times
 
 # ISO 3166-1 alpha-2, all 249 officially assigned codes.
 ISO2_CODES = frozenset(
@@ -73,7 +75,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters
 
 
 def _to_unix(value: Any) -> Any:
-    """Accept unix seconds or an ISO 8601 date-time (naive means UTC); return unix seconds."""
+    """Accept unix seconds, an ISO 8601 date-time (without an offset: local time) or a date (its local
+    midnight); return unix seconds. The zone is `times.current_zone()`."""
     if isinstance(value, bool):
         raise ValueError("a timestamp must be unix seconds or an ISO 8601 date-time, not a boolean")
     if isinstance(value, float) and value.is_integer():
@@ -84,19 +87,47 @@ def _to_unix(value: Any) -> Any:
         if re.fullmatch(r"\d{9,10}", text):
             return int(text)
         try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
+            return times.parse_time(text)
+        except ValueError as exc:
+            if "does not exist" in str(exc):
+                raise
             raise ValueError(
-                f"{value[:40]!r} is neither unix seconds nor an ISO 8601 date-time (e.g. 2026-11-24T08:00:00+01:00)"
+                f"{value[:40]!r} is neither unix seconds nor an ISO 8601 date-time (e.g. 2026-11-24T08:00 for local "
+                "time, 2026-11-24T08:00:00+01:00, or a date 2026-11-24)"
             ) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp())
     if isinstance(value, datetime):
-        return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp())
+        return times.local_to_unix(value)
     if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
+        return times.day_bounds(value)[0]
     return value
+
+
+def _day_to_range(value: Any) -> Any:
+    """A date alone (`"2026-12-01"`) as a time filter means that local day: `{gte: midnight, lt: next midnight}`."""
+    if times.is_date_only(value):
+        start, end = times.day_bounds(value)
+        return {"gte": start, "lt": end}
+    if isinstance(value, list | tuple) and any(times.is_date_only(v) for v in value):
+        raise ValueError(
+            "a list takes exact times; for a whole day give the date alone ('2026-12-01'), for several days a "
+            "range {gte: '2026-12-01', lt: '2026-12-03'}"
+        )
+    return value
+
+
+def _day_bounds_in_range(value: Any) -> Any:
+    """Range bounds written as dates are local midnights, read so the named day counts as a whole.
+
+    `gte`/`lt` D: midnight starting D. `lte` D: through the end of D. `gt` D: after the end of D.
+    """
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for op, bound in value.items():
+        if times.is_date_only(bound):
+            start, end = times.day_bounds(bound)
+            out[op] = start if op in ("gte", "lt") else end - 1
+    return out
 
 
 def _opt(description: str | None = None) -> Any:
@@ -125,7 +156,7 @@ Timestamp = Annotated[
     int,
     BeforeValidator(_to_unix),
     Field(ge=0, le=MAX_UNIX),
-    WithJsonSchema({"type": ["integer", "string"], "description": "unix seconds or ISO 8601 date-time"}),
+    WithJsonSchema({"type": ["integer", "string"], "description": "unix s, ISO 8601 (local if no offset) or date"}),
 ]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Iso2 = Annotated[str, BeforeValidator(_upper), AfterValidator(_iso2)]
@@ -161,7 +192,12 @@ class _Range(BaseModel):
 
 
 class TimeRange(_Range):
-    """A time range; each bound is unix seconds or an ISO 8601 date-time."""
+    """A time range; each bound is unix seconds, an ISO 8601 date-time (local if no offset) or a local date."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates(cls, data: Any) -> Any:
+        return _day_bounds_in_range(data)
 
     gt: Timestamp | None = _opt()
     gte: Timestamp | None = _opt()
@@ -179,8 +215,6 @@ class CountRange(_Range):
 
 
 _MANY = Field(min_length=1, max_length=MAX_LIST)
-_ONE_OR_LIST = "value or list"
-_RANGED = "value, list or {gte,lte,gt,lt}"
 
 
 def _one_or_many(value: Any) -> str:
@@ -220,6 +254,7 @@ TimeFilter: TypeAlias = Annotated[
     | Annotated[list[Timestamp], _MANY, Tag("many")]
     | Annotated[TimeRange, Tag("range")],
     _Ranged,
+    BeforeValidator(_day_to_range),
     _TIMES,
 ]
 CountFilter: TypeAlias = Annotated[
@@ -227,7 +262,24 @@ CountFilter: TypeAlias = Annotated[
     _Ranged,
     _COUNTS,
 ]
-PhonePart = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^\+?[0-9]+$")]
+
+
+def _phone_part(value: object) -> object:
+    """Any notation (`+41 79 555 12 34`, `0041 79…`) to what LOX24 stores; national forms wait for a region."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return phones.phone_filter(value)[0]
+    except phones.InvalidPhoneError as exc:
+        raise ValueError(str(exc)) from None
+
+
+PhonePart = Annotated[
+    str,
+    BeforeValidator(_phone_part),
+    Field(min_length=1, max_length=16, pattern=r"^\+?[0-9]+$"),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 40}),
+]
 TextPart = Annotated[str, Field(min_length=1, max_length=1530), AfterValidator(_no_control)]
 SenderPart = Annotated[str, Field(min_length=1, max_length=16), AfterValidator(_no_control)]
 IpPart = Annotated[str, Field(min_length=1, max_length=45, pattern=r"^[0-9A-Fa-f.:]+$")]
@@ -238,33 +290,32 @@ class SmsFilters(BaseModel):
 
     All filters combine with AND. Exact filters take one value or a list (SQL IN); the range-capable
     ones (`created_at`, `delivery_at`, `gateway_sent_at`, `chars_count`, `parts_count`, `source`) also
-    take `{gt, gte, lt, lte}`. Timestamps accept unix seconds or ISO 8601 and go out as unix seconds.
+    take `{gt, gte, lt, lte}`. Timestamps accept unix seconds, ISO 8601 (local time without an offset) or a
+    date (a whole local day, see `lox24.times`) and go out as unix seconds.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    uuid: Uuids | None = _opt(f"SMS id(s); {_ONE_OR_LIST}")
-    bulk: Uuids | None = _opt("Bulk id(s) (bulk_id)")
-    callback_data: CallbackDatas | None = _opt("Your tag(s), e.g. 'spring-sale'")
-    iso2: Iso2s | None = _opt("Country, ISO alpha-2: 'DE' or ['DE','AT']")
-    phone: PhonePart | None = _opt("Number, partial: '+49151'")
+    uuid: Uuids | None = _opt("SMS id(s)")
+    bulk: Uuids | None = _opt("Bulk id(s)")
+    callback_data: CallbackDatas | None = _opt("Your tag(s)")
+    iso2: Iso2s | None = _opt("Country: 'DE' or ['DE','AT']")
+    phone: PhonePart | None = _opt("Number or its start, any notation: '+49151'")
     text: TextPart | None = _opt("Text, partial, any case")
     sender_id: SenderPart | None = _opt("Partial")
-    status_code: StatusCodes | None = _opt("0 new, 100 sent, 410/6000 stopped, 208/400/2000/3000/5000 failed")
-    dlr_code: DlrCodes | None = _opt(
-        "Delivery report: 0 none, 1 delivered, 2 queued, 4 en route, 8 expired, 16 rejected"
-    )
-    delivery_at: TimeFilter | None = _opt(f"Scheduled send time; {_RANGED}")
-    created_at: TimeFilter | None = _opt(f"Creation time; {_RANGED}")
-    gateway_sent_at: TimeFilter | None = _opt(f"Time handed to the operator; {_RANGED}")
-    chars_count: CountFilter | None = _opt(f"Text length; {_RANGED}")
-    parts_count: CountFilter | None = _opt(f"SMS parts; {_RANGED}")
-    source: CountFilter | None = _opt(f"Your numeric source id; {_RANGED}")
+    status_code: StatusCodes | None = _opt("0 new, 100 sent, 410/6000 cancelled")
+    dlr_code: DlrCodes | None = _opt("1 delivered, 2 queued, 4 en route, 8 expired, 16 rejected")
+    delivery_at: TimeFilter | None = _opt("Scheduled send time")
+    created_at: TimeFilter | None = _opt()
+    gateway_sent_at: TimeFilter | None = _opt("Sent time")
+    chars_count: CountFilter | None = _opt()
+    parts_count: CountFilter | None = _opt()
+    source: CountFilter | None = _opt("Source id")
     key_id: KeyIds | None = _opt("API key id(s)")
     ip: IpPart | None = _opt("Sender IP, partial")
     is_unicode: bool | None = _opt(None)
     is_sent: bool | None = _opt(None)
-    order_by: Literal["created_at", "gateway_sent_at"] | None = _opt("_order[...] field")
+    order_by: Literal["created_at", "gateway_sent_at"] | None = _opt()
     order: Literal["asc", "desc"] = Field(default="desc")
 
     def is_empty(self) -> bool:
@@ -301,15 +352,49 @@ class SmsFilters(BaseModel):
         return "&".join(f"{k}={v}" for k, v in sorted(self.to_query()) if not k.startswith("_order"))
 
     def summary(self) -> str:
-        """A short human-readable description of the filters, e.g. `iso2=DE, callback_data=spring-sale`."""
-        parts: dict[str, list[str]] = {}
-        for key, value in self.to_query():
-            if key.startswith("_order"):
+        """A short human-readable description of the filters, for messages and dialogs.
+
+        E.g. `iso2=DE|AT, callback_data="spring-sale", delivery_at=Tue 2026-12-01 (whole day)`: times in
+        local form, values people typed quoted and cut to 30 characters.
+        """
+        parts: list[str] = []
+        for name in FILTER_FIELDS:
+            value = getattr(self, name)
+            if value is None:
                 continue
-            base = key.split("[", 1)[0]
-            op = key[len(base) :].strip("[]")
-            parts.setdefault(base, []).append(f"{op} {value}" if op else value)
-        return ", ".join(f"{k}={'|'.join(v)}" for k, v in parts.items()) or "no filter"
+            if name in _TIME_FIELDS:
+                parts.append(f"{name}={_time_summary(value)}")
+            elif isinstance(value, _Range):
+                parts.append(f"{name}=" + " ".join(f"{_OPS[op]}{bound}" for op, bound in value.bounds()))
+            else:
+                values = value if isinstance(value, list) else [value]
+                parts.append(f"{name}=" + "|".join(_quoted(v) if name in _QUOTED else _wire(v) for v in values))
+        return ", ".join(parts) or "no filter"
+
+
+_OPS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+_TIME_FIELDS = frozenset({"created_at", "delivery_at", "gateway_sent_at"})
+_QUOTED = frozenset({"callback_data", "text", "sender_id"})
+#: Bidi controls and zero-width characters: a value shown in a dialog must read as it is stored.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _quoted(value: object, limit: int = 30) -> str:
+    """A value someone typed, quoted and cut: it is shown to a person in a dialog."""
+    text = _INVISIBLE.sub("", str(value))
+    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
+
+
+def _time_summary(value: int | list[int] | TimeRange) -> str:
+    if isinstance(value, TimeRange):
+        low, high = value.gte, value.lt
+        if low is not None and high is not None and value.gt is None and value.lte is None:
+            start, end = times.day_bounds(times.local_day(low))
+            if (start, end) == (low, high):
+                return f"{times.format_local(low)[:14]} (whole day)"
+        return " ".join(f"{_OPS[op]}{times.format_local(bound, zero='0')}" for op, bound in value.bounds())
+    values = value if isinstance(value, list) else [value]
+    return "|".join(times.format_local(v, zero="0") for v in values)
 
 
 def _wire(value: object) -> str:
@@ -333,8 +418,8 @@ class PhoneEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     phone: str = Field(min_length=1, max_length=40, description="E.164, or national with default_region")
-    a: CustomField | None = _opt("e.g. salutation")
-    b: CustomField | None = _opt("e.g. last name")
+    a: CustomField | None = _opt("a-e: see list_groups columns")
+    b: CustomField | None = _opt()
     c: CustomField | None = _opt()
     d: CustomField | None = _opt()
     e: CustomField | None = _opt()
@@ -391,9 +476,27 @@ class SmsPage(BaseModel):
     server_time: int | None = None
     """LOX24's clock when it answered (its `Date` header, unix seconds); None without one."""
 
+    @property
+    def has_more(self) -> bool:
+        """More pages after this one: LOX24's link if it gave one; else, with a total, whether the pages so far
+        hold fewer (every page before this one as full as this one); with neither, whether this page had items."""
+        if self.has_next is not None:
+            return self.has_next
+        if self.total is None:
+            return bool(self.items)
+        return bool(self.items) and self.page * len(self.items) < self.total
+
+    @property
+    def page_size(self) -> int:
+        """Items per page as LOX24 pages this listing: this page's count, or on a short last page what the pages
+        before it held."""
+        if self.page > 1 and not self.has_more and self.items and self.total is not None:
+            return max(len(self.items), (self.total - len(self.items)) // (self.page - 1))
+        return len(self.items)
+
 
 class Group(BaseModel):
-    """A contact group."""
+    """A contact group. `name_a`…`name_e` are the group's own captions of the contact columns a–e."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -401,6 +504,16 @@ class Group(BaseModel):
     name: str
     description: str | None = None
     count_items: int = 0
+    name_a: str | None = None
+    name_b: str | None = None
+    name_c: str | None = None
+    name_d: str | None = None
+    name_e: str | None = None
+
+    def columns(self) -> dict[str, str]:
+        """The captioned contact columns, e.g. `{"a": "Anrede", "b": "Nachname"}` (unset ones left out)."""
+        named = {"a": self.name_a, "b": self.name_b, "c": self.name_c, "d": self.name_d, "e": self.name_e}
+        return {letter: name for letter, name in named.items() if name}
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,3 +531,59 @@ class BatchItemResult:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+class GroupContact(NamedTuple):
+    """One contact of a group as LOX24's CSV export lists it (`GET /groups/{id}/file/csv`).
+
+    A NamedTuple, not a pydantic model or a frozen dataclass: a group export can hold 50,000 of them,
+    and a tuple is built ~5x faster. `phone` is the stored form; `e164` the same number as a
+    comparable key (see `stored_e164`).
+    """
+
+    phone: str
+    id: str | None = None
+    a: str | None = None
+    b: str | None = None
+    c: str | None = None
+    d: str | None = None
+    e: str | None = None
+    callback_data: str | None = None
+    #: Columns the export had beyond the documented ones, as (header, value).
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def e164(self) -> str:
+        return stored_e164(self.phone)
+
+
+class GroupContacts(list[GroupContact]):
+    """A group's contacts (a list), plus the export's captions of the contact columns a–e.
+
+    `columns` maps a letter to the header LOX24 used for it (`{"a": "Vorname", "b": "col_B"}`).
+    """
+
+    columns: dict[str, str]
+
+    def __init__(self, contacts: Iterable[GroupContact] = (), columns: dict[str, str] | None = None) -> None:
+        super().__init__(contacts)
+        self.columns = dict(columns or {})
+
+
+_STORED_SEPARATORS = re.compile(r"[\s().\-/]")
+
+
+def stored_e164(phone: str) -> str:
+    """A stored number as a comparable E.164 key: separators dropped, `00…` and bare digits get a `+`.
+
+    LOX24 stores what it was sent (E.164 when it came from this server); this only evens out how an
+    export might write it, without validating: `+49 151 1234` → `+491511234`, `49151…` → `+49151…`.
+    """
+    if phone[1:].isdigit() and phone.startswith("+"):  # as LOX24 stores what this server sends
+        return phone
+    text = _STORED_SEPARATORS.sub("", phone)
+    if text.startswith("00"):
+        return "+" + text[2:]
+    if text.isdigit():
+        return "+" + text
+    return text

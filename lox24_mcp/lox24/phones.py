@@ -196,3 +196,45 @@ def mask(phone: str) -> str:
     suffix = 3 if len(phone) >= 12 else 2
     prefix = min(6, len(phone) - suffix - 2)
     return phone[:prefix] + "•" * (len(phone) - prefix - suffix) + phone[-suffix:]
+
+
+#: What a phone *filter* may contain: digits, one leading `+`, and the separators people write.
+_FILTER_TEXT = re.compile(r"\+?[0-9 ()./-]{1,40}")
+
+
+def phone_filter(raw: str, default_region: str | None = None) -> tuple[str, bool]:
+    """The form of a phone filter that matches LOX24's stored E.164 numbers, and whether it is a whole number.
+
+    A whole number in any notation (`+41 79 555 12 34`, `0041 79 555 12 34`, or `079 555 12 34` with
+    `default_region="CH"`) becomes its E.164 form through `to_e164`, as an import would store it. A part of
+    a number keeps only its digits (and a leading `+`, `00` read as `+`); written nationally with a
+    `default_region`, its national prefix becomes the country code (`079 555` → `+4179555`).
+
+    Raises:
+        InvalidPhoneError: characters other than digits, a leading `+` and separators, or no digit at all.
+    """
+    text = raw.strip()
+    if _FILTER_TEXT.fullmatch(text) is None:
+        raise InvalidPhoneError("a phone filter takes digits, a leading + and separators (spaces - / . ( ))")
+    digits = _NOT_DIGIT.sub("", text)
+    if not digits:
+        raise InvalidPhoneError("a phone filter needs at least one digit")
+    if text.startswith("+") or digits.startswith("00"):
+        candidate = "+" + (digits if text.startswith("+") else digits[2:])
+        try:
+            return to_e164(candidate), True
+        except InvalidPhoneError:
+            return candidate, False
+    if default_region:
+        try:
+            return to_e164(digits, default_region), True
+        except InvalidPhoneError:
+            pass
+        import phonenumbers
+        from phonenumbers import PhoneMetadata
+
+        metadata = PhoneMetadata.metadata_for_region(default_region.upper())
+        prefix = metadata.national_prefix if metadata is not None else None
+        if metadata is not None and prefix and digits.startswith(prefix) and len(digits) > len(prefix):
+            return f"+{phonenumbers.country_code_for_region(default_region.upper())}{digits[len(prefix) :]}", False
+    return digits, False

@@ -26,6 +26,7 @@ from lox24_mcp.config import Settings
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
 from lox24_mcp.lox24.credentials import LoginBudget
 from lox24_mcp.lox24.errors import Lox24Error
+from lox24_mcp.lox24.times import configure_zone
 from lox24_mcp.mcp.card import build_apps
 from lox24_mcp.mcp.prompts import load_prompts
 from lox24_mcp.mcp.replicas import request_state_security
@@ -71,7 +72,10 @@ def create_server(
         raise ValueError("settings.api_token is required (or credentials='client', for HTTP)")
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
-    signer = TokenSigner(key, ttl=settings.token_ttl)
+    signer = TokenSigner(key, ttl=settings.token_ttl, clock=clock)
+    # Filters are validated inside the SDK's argument parsing, where no context reaches them: the zone is
+    # the process's (lox24.times), set here from LOX24_MCP_TIMEZONE.
+    configure_zone(settings.zone())
     # The audit trail is logged at INFO whatever LOX24_MCP_LOG_LEVEL says; the file is optional.
     logging.getLogger("lox24_mcp.audit").setLevel(logging.INFO)
     audit = AuditLog(settings.audit_log)

@@ -13,13 +13,28 @@ class _Result(BaseModel):
     sandbox: bool = Field(default=False, description="true: sandbox data")
 
 
-class SmsSample(BaseModel):
+class PendingSample(BaseModel):
     uuid: str
-    phone: str = Field(description="Masked unless show_full_phone")
-    delivery_at: int | None = Field(default=None, description="Send time, unix s (0: at once)")
+    phone: str
+    iso2: str | None = None
+    status: str
+    delivery_at: int | None = None
+    delivery_local: str
     text: str
-    status_code: int | None = None
     callback_data: str | None = None
+
+
+class SmsSample(PendingSample):
+    status_code: int | None = None
+    gateway_sent_at: int | None = None
+    sent_local: str
+
+
+class PreviewSummary(BaseModel):
+    counted: int
+    partial: bool
+    span: str
+    by: dict[str, dict[str, int]] = Field(description="Counts by day, hour, country, callback_data, text")
 
 
 CancelStatus = Literal["cancelled", "confirmation_required", "declined", "nothing_to_cancel"]
@@ -27,12 +42,16 @@ CancelStatus = Literal["cancelled", "confirmation_required", "declined", "nothin
 
 class CancelResult(_Result):
     status: CancelStatus
+    now: str
     matched: int = Field(description="Pending SMS matched at preview")
-    cancelled: int = Field(default=0, description="As counted by LOX24")
+    cancelled: int = 0
     filters: str
-    sample: list[SmsSample] = Field(default_factory=list)
+    summary: PreviewSummary | None = None
+    left_out: list[str] = Field(default_factory=list)
+    sample: list[PendingSample] = Field(default_factory=list)
     confirmation_token: str | None = Field(default=None, description="Only after the user says yes: call again with it")
     expires_at: int | None = None
+    expires_local: str | None = None
     message: str
 
 
@@ -45,9 +64,13 @@ class CardDecisionResult(_Result):
 
 
 class SearchResult(_Result):
+    now: str
     total: int | None = Field(description="All matches; null: LOX24 gave no total")
     page: int
+    page_size: int
+    has_more: bool
     items: list[SmsSample]
+    message: str
 
 
 class GroupInfo(BaseModel):
@@ -55,6 +78,7 @@ class GroupInfo(BaseModel):
     name: str
     description: str | None = None
     contacts: int
+    columns: dict[str, str] = Field(default_factory=dict)
 
 
 class GroupsResult(_Result):
@@ -63,3 +87,19 @@ class GroupsResult(_Result):
 
 class ImportResult(ImportReport, _Result):
     pass
+
+
+class GroupContactItem(BaseModel):
+    phone: str = Field(description="Masked unless show_full_phone")
+    fields: dict[str, str] = Field(description="By the group's column names")
+
+
+class GroupContactsResult(_Result):
+    group_id: int
+    total: int
+    page: int
+    page_size: int
+    has_more: bool
+    items: list[GroupContactItem]
+    found: bool | None = None
+    message: str

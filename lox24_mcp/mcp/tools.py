@@ -11,7 +11,6 @@ import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
@@ -21,8 +20,9 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.errors import Lox24Error, Lox24OutcomeUnknownError
-from lox24_mcp.lox24.models import MAX_ID, Iso2, PhoneEntry, Sms, SmsFilters
-from lox24_mcp.lox24.phones import mask
+from lox24_mcp.lox24.models import MAX_ID, GroupContact, Iso2, PhoneEntry, Sms, SmsFilters
+from lox24_mcp.lox24.phones import InvalidPhoneError, mask
+from lox24_mcp.lox24.times import format_local, now_local, short_local
 from lox24_mcp.lox24.trace import collect_request_ids
 from lox24_mcp.mcp.card import (
     CARD_PROMPT,
@@ -38,9 +38,13 @@ from lox24_mcp.mcp.card import (
 from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
+    GroupContactItem,
+    GroupContactsResult,
     GroupInfo,
     GroupsResult,
     ImportResult,
+    PendingSample,
+    PreviewSummary,
     SearchResult,
     SmsSample,
 )
@@ -64,9 +68,14 @@ from lox24_mcp.ops.confirm import (
     TokenCheck,
     plan,
 )
+from lox24_mcp.ops.groups import view_group
 from lox24_mcp.ops.importer import import_phones
+from lox24_mcp.ops.present import only_pending, phone_note, sms_view, with_region
+from lox24_mcp.ops.summary import Summary, dialog_lines, sample_note, summarise, summary_lines
 
 MAX_IMPORT = 50_000
+#: A bare number in `phones`, for lists without names.
+PhoneText = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 @contextmanager
@@ -82,22 +91,32 @@ def _filters(values: dict[str, Any]) -> SmsFilters:
     return SmsFilters.model_validate({k: v for k, v in values.items() if v is not None})
 
 
-def _sample(sms: Sms, *, full_phone: bool = False) -> SmsSample:
-    text = sms.text if len(sms.text) <= 60 else sms.text[:57] + "…"
-    return SmsSample(
-        uuid=sms.uuid,
-        phone=sms.phone if full_phone else mask(sms.phone),
-        delivery_at=sms.delivery_at,
-        text=text,
-        status_code=sms.status_code,
-        callback_data=sms.callback_data,
+def _sample(sms: Sms, *, now: int, full_phone: bool = False) -> SmsSample:
+    return SmsSample.model_validate(sms_view(sms, now=now, full_phone=full_phone))
+
+
+def _pending_sample(sms: Sms, *, now: int, full_phone: bool = False) -> PendingSample:
+    return PendingSample.model_validate(sms_view(sms, now=now, full_phone=full_phone))
+
+
+def _summary(summary: Summary) -> PreviewSummary:
+    by = {
+        "day": summary.by_day,
+        "hour": summary.by_hour or {},
+        "country": summary.by_country,
+        "callback_data": summary.by_callback_data,
+        "text": summary.texts,
+    }
+    return PreviewSummary(
+        counted=summary.counted,
+        partial=summary.partial,
+        span=summary.span(),
+        by={key: counts for key, counts in by.items() if counts},
     )
 
 
-def _when(ts: int | None) -> str:
-    if not ts:
-        return "immediately"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+_REGION = Annotated[Iso2 | None, Field(description="Country of national numbers, e.g. 'DE'")]
+_FULL_PHONE = Annotated[bool, Field(description="Unmasked numbers")]
 
 
 # ----------------------------------------------------------------------------- cancel_pending_sms
@@ -143,11 +162,12 @@ async def preview_cancel(
     ctx: Context[AppState, Any],
     cancel_all_pending: bool,
     confirmation_token: str | None,
+    default_region: str | None = None,
     **filters: Any,
 ) -> Preview:
-    """Resolver: refuse what must be refused, check a token, or count what would be cancelled."""
+    """Resolver: refuse what must be refused, check a token, or count and summarise what would be cancelled."""
     state = app_state(ctx)
-    selection = _filters(filters)
+    selection = with_region(_filters(filters), default_region)
     if selection.is_empty() and not cancel_all_pending:
         raise ToolError(
             "No filter given, so this would cancel every pending SMS of the account. Nothing was sent. Narrow it "
@@ -205,13 +225,10 @@ async def ask_user(
     counted = preview.preview
     newest = ""
     if counted.newest_created:  # to the second: it is what binds a resent answer to this selection
-        newest = f" (the newest created {datetime.fromtimestamp(counted.newest_created, UTC):%Y-%m-%d %H:%M:%S} UTC)"
-    lines = [f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}{newest}?"]
-    lines += [f"• {mask(s.phone)} at {_when(s.delivery_at)}: {s.text[:40]!r}" for s in counted.sample[:3]]
-    if counted.matched > 3:
-        lines.append(f"… and {counted.matched - 3} more.")
-    lines.append("They will not be sent. This cannot be undone.")
-    return Elicit("\n".join(lines), CancelConfirmation)
+        newest = f" (the newest created {format_local(counted.newest_created, seconds=True)})"
+    question = f"Cancel {counted.matched} scheduled SMS matching {preview.filters.summary()}{newest}?"
+    summary = counted.summary or summarise(counted.sample, counted.matched)
+    return Elicit(dialog_lines(question, summary, counted.left_out), CancelConfirmation)
 
 
 @flat_arguments(SmsFilters, exclude=frozenset({"is_sent"}))
@@ -225,24 +242,34 @@ async def cancel_pending_sms(
     confirmation_token: Annotated[
         str | None, Field(description="From the preview; only after the user said yes")
     ] = None,
+    show_full_phone: _FULL_PHONE = False,
+    default_region: _REGION = None,
     **filters: Any,
 ) -> Annotated[CallToolResult, CancelResult]:
     """Cancels scheduled (not yet sent) SMS matching the filters: destructive, the user must confirm.
 
     The user confirms in a dialog or in a card shown with the result. Otherwise the first call returns a preview
     and a confirmation_token: show the preview to the user; only if they say yes, call again with the same
-    filters and the token. Filters combine with AND.
+    filters and the token. Filters: a value or list; times and counts also {gte,lt,gt,lte}; AND-ed.
     """
-    del confirmation_token, filters  # read by the resolvers
+    del confirmation_token, default_region, filters  # read by the resolvers
     state = app_state(ctx)
     selection = preview.filters
     counted = preview.preview
     decision = preview.plan
+    now = int(state.clock())
+    sample = [_pending_sample(s, now=now, full_phone=show_full_phone) for s in counted.sample]
+    shown = f" ({sample_note(len(sample), counted.matched)})" if sample else ""
+    summary = _summary(counted.summary) if counted.summary is not None else None
+    overview = " ".join(summary_lines(counted.summary)) + " " if counted.summary is not None else ""
+    notes = [*counted.left_out, *([counted.phone_note.rstrip(".")] if counted.phone_note else [])]
+    left_out = "".join(f"Note: {line}. " for line in notes)
 
     def result(status: CancelStatus, message: str, **extra: Any) -> CallToolResult:
         return plain_result(
             CancelResult(
                 status=status,
+                now=now_local(now),
                 matched=counted.matched,
                 filters=selection.summary(),
                 sandbox=state.sandbox,
@@ -267,10 +294,13 @@ async def cancel_pending_sms(
         card = result(
             "confirmation_required",
             f"{CARD_PROMPT} {counted.matched} pending SMS match; the card shows them with the buttons "
-            f"'Cancel {counted.matched} SMS' and 'Keep them' until {_when(expires_at)}. Afterwards search_sms "
-            "shows the outcome.",
-            sample=[_sample(s) for s in counted.sample],
+            f"'Cancel {counted.matched} SMS' and 'Keep them' until {short_local(expires_at, now=now)}. "
+            f"{overview}{left_out}Afterwards search_sms shows the outcome.",
+            summary=summary,
+            left_out=list(counted.left_out),
+            sample=sample,
             expires_at=expires_at,
+            expires_local=format_local(expires_at),
         )
         card.meta = card_meta(secret)
         return card
@@ -279,15 +309,19 @@ async def cancel_pending_sms(
             scope=_scope(ctx, selection, cancel_all_pending),
             preview_time=counted.preview_time,
             matched=counted.matched,
+            valid_from=now,
         )
         return result(
             "confirmation_required",
-            f"Nothing cancelled yet. {counted.matched} pending SMS match. Show the user this preview and ask "
-            "whether to cancel them. Only if they say yes, call cancel_pending_sms again with the same filters "
-            f"and confirmation_token (valid until {_when(expires_at)}).",
-            sample=[_sample(s) for s in counted.sample],
+            f"Nothing cancelled yet. {counted.matched} pending SMS match: {overview}{left_out}Show the user this "
+            f"summary{shown} and ask whether to cancel them. Only if they say yes, call cancel_pending_sms again "
+            f"with the same filters and confirmation_token (valid until {short_local(expires_at, now=now)}).",
+            summary=summary,
+            left_out=list(counted.left_out),
+            sample=sample,
             confirmation_token=token,
             expires_at=expires_at,
+            expires_local=format_local(expires_at),
         )
     if isinstance(decision, AskInDialog) and not (isinstance(answer, AcceptedElicitation) and answer.data.confirm):
         await _audit(
@@ -302,7 +336,9 @@ async def cancel_pending_sms(
         return result(
             "declined",
             "The user did not confirm; nothing was cancelled.",
-            sample=[_sample(s) for s in counted.sample],
+            summary=summary,
+            left_out=list(counted.left_out),
+            sample=sample,
         )
     if isinstance(decision, AskInDialog):
         how: Confirmation = "dialog"
@@ -379,30 +415,105 @@ async def _audit(
 async def search_sms(
     ctx: Context[AppState, Any],
     page: Annotated[int, Field(ge=1, le=10_000)] = 1,
-    show_full_phone: Annotated[bool, Field(description="Unmasked numbers")] = False,
+    pending: Annotated[bool, Field(description="What cancel_pending_sms would cancel")] = False,
+    show_full_phone: _FULL_PHONE = False,
+    default_region: _REGION = None,
     **filters: Any,
 ) -> SearchResult:
     """Finds and counts SMS by LOX24's filters: read-only, changes nothing.
 
-    E.g. scheduled for tomorrow: is_sent=false, delivery_at={gte: '2026-11-24T00:00:00+01:00',
-    lt: '2026-11-25T00:00:00+01:00'}.
+    Filters: a value or list; times and counts also {gte,lt,gt,lte}; AND-ed. Times are local (see `now` in
+    the result) and a date alone is that whole day: tomorrow's scheduled SMS are pending=true,
+    delivery_at=<tomorrow's date>.
     """
+    selection = with_region(_filters(filters), default_region)
+    asked = ("pending SMS match " if pending else "SMS match ") + selection.summary()
+    if pending:
+        if selection.is_sent or (selection.status_code is not None and selection.status_code != 0):
+            raise ToolError(
+                "pending=true means not sent and status_code 0 (what cancel_pending_sms cancels); it cannot be "
+                "combined with is_sent=true or another status_code. Drop one of them."
+            )
+        selection = only_pending(selection)
     with lox24_errors():
-        result = await lox24(ctx).search_sms(_filters(filters), page=page)
+        result = await lox24(ctx).search_sms(selection, page=page)
+    now = int(app_state(ctx).clock())
+    first = (page - 1) * result.page_size + 1
+    shown = f"items {first}-{first + len(result.items) - 1}" if result.items else "no items on this page"
+    more = f"; more on page {page + 1}" if result.has_more else ""
+    note = phone_note(selection, result.items, len(result.items) if result.total is None else result.total)
+    count = f"{result.total}" if result.total is not None else "LOX24 gave no total;"
     return SearchResult(
+        now=now_local(now),
         total=result.total,
         page=page,
-        items=[_sample(s, full_phone=show_full_phone) for s in result.items],
+        page_size=result.page_size,
+        has_more=result.has_more,
+        items=[_sample(s, now=now, full_phone=show_full_phone) for s in result.items],
+        message=f"{count} {asked} ({shown}{more})." + (f" {note}" if note else ""),
         sandbox=app_state(ctx).sandbox,
     )
 
 
 async def list_groups(ctx: Context[AppState, Any]) -> GroupsResult:
-    """Lists the contact groups (id, name, contacts): read-only, changes nothing."""
+    """Lists the contact groups (id, name, contacts, what fields a-e hold): read-only, changes nothing."""
     with lox24_errors():
         groups = await lox24(ctx).list_groups()
     return GroupsResult(
-        groups=[GroupInfo(id=g.id, name=g.name, description=g.description, contacts=g.count_items) for g in groups],
+        groups=[
+            GroupInfo(id=g.id, name=g.name, description=g.description, contacts=g.count_items, columns=g.columns())
+            for g in groups
+        ],
+        sandbox=app_state(ctx).sandbox,
+    )
+
+
+def _field_names(columns: dict[str, str]) -> dict[str, str]:
+    """Each of a-e under the group's own column name (`Anrede`), or its letter where it has none or shares one."""
+    names: dict[str, str] = {}
+    for letter in "abcde":
+        caption = columns.get(letter, "").strip()
+        unnamed = not caption or caption.lower() == f"col_{letter}" or caption in names.values()
+        names[letter] = letter if unnamed or caption == "callback_data" else caption
+    return names
+
+
+def _contact(contact: GroupContact, names: dict[str, str], *, full_phone: bool) -> GroupContactItem:
+    values = {"a": contact.a, "b": contact.b, "c": contact.c, "d": contact.d, "e": contact.e}
+    fields = {names[letter]: value for letter, value in values.items() if value is not None}
+    if contact.callback_data is not None:
+        fields["callback_data"] = contact.callback_data
+    return GroupContactItem(phone=contact.phone if full_phone else mask(contact.phone), fields=fields)
+
+
+async def list_group_contacts(
+    ctx: Context[AppState, Any],
+    group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="Group id from list_groups")],
+    phone: Annotated[
+        str | None, Field(min_length=1, max_length=40, description="Is this number in the group? Any notation")
+    ] = None,
+    default_region: Annotated[Iso2 | None, Field(description="Country if phone lacks +code")] = None,
+    page: Annotated[int, Field(ge=1, le=10_000)] = 1,
+    show_full_phone: Annotated[bool, Field(description="Unmasked numbers")] = False,
+) -> GroupContactsResult:
+    """Lists a group's contacts, or checks if phone is in it: read-only, changes nothing."""
+    try:
+        with lox24_errors():
+            view = await view_group(lox24(ctx), group_id, phone=phone, default_region=default_region, page=page)
+    except InvalidPhoneError as exc:
+        raise ToolError(f"phone {phone!r} is not a valid number: {exc}. Nothing was looked up.") from None
+    # The number asked about is shown as stored: the caller wrote it, so it reveals nothing new.
+    full = show_full_phone or view.query is not None
+    names = _field_names(view.columns)
+    return GroupContactsResult(
+        group_id=group_id,
+        total=view.total,
+        page=view.page,
+        page_size=view.page_size,
+        has_more=view.has_more,
+        items=[_contact(c, names, full_phone=full) for c in view.items],
+        found=view.found,
+        message=view.summary(),
         sandbox=app_state(ctx).sandbox,
     )
 
@@ -411,24 +522,26 @@ async def add_phones_to_group(
     ctx: Context[AppState, Any],
     group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="Group id from list_groups")],
     phones: Annotated[
-        list[PhoneEntry],
-        Field(min_length=1, max_length=MAX_IMPORT, description="Contacts; only phone is required"),
+        list[PhoneEntry | PhoneText],
+        Field(min_length=1, max_length=MAX_IMPORT, description="Contacts: numbers, or objects when fields a-e are set"),
     ],
-    default_region: Annotated[
-        Iso2 | None, Field(description="Country for numbers written without +country code, e.g. 'DE'")
-    ] = None,
+    default_region: _REGION = None,
+    dry_run: Annotated[bool, Field(description="Check and count only; send nothing")] = False,
 ) -> ImportResult:
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
-    Numbers are normalised to E.164; invalid ones and repeats are reported, not sent. Every input entry
-    is counted once: created + rejected + invalid + duplicates + unknown = requested.
+    Invalid numbers, repeats and numbers already in the group are reported, not sent: re-running is safe.
+    Each entry counts once: created + already_in_group + new + rejected + invalid + duplicates + unknown =
+    requested.
     """
 
     async def progress(done: int, total: int, note: str) -> None:
         await ctx.report_progress(done, total=total, message=note)
 
     with lox24_errors():
-        report = await import_phones(lox24(ctx), group_id, phones, default_region=default_region, on_progress=progress)
+        report = await import_phones(
+            lox24(ctx), group_id, phones, default_region=default_region, on_progress=progress, dry_run=dry_run
+        )
     return ImportResult(**dict(report), sandbox=app_state(ctx).sandbox)
 
 
@@ -473,6 +586,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
     ),
     ToolSpec(list_groups, "List contact groups", READ_ONLY),
+    ToolSpec(list_group_contacts, "List or check a group's contacts", READ_ONLY),
     ToolSpec(search_sms, "Search SMS", READ_ONLY),
     ToolSpec(
         confirm_cancel_in_card,

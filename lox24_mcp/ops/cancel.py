@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import Sms, SmsFilters, TimeRange
+from lox24_mcp.ops import summary
+from lox24_mcp.ops.present import only_pending, phone_note
+from lox24_mcp.ops.summary import Summary, collect, lookalikes, summarise
 
 SAMPLE_SIZE = 5
 #: Seconds by which LOX24's `Date` may trail this host's clock before the preview recounts by LOX24's
 #: clock: a `Date` has whole seconds and servers refresh it about once a second.
 CLOCK_TOLERANCE = 2
-#: The most pending SMS a preview counts page by page when LOX24 gives no total.
-MAX_COUNTED = 5_000
+#: The most pending SMS a preview reads (for its summary, and to count them when LOX24 gives no total).
+MAX_COUNTED = summary.MAX_COUNTED
 
 
 def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | None:
@@ -52,10 +55,7 @@ def pending_selection(filters: SmsFilters, preview_time: int) -> SmsFilters | No
         if created >= preview_time:
             return None
         bounded = created
-    update: dict[str, object] = {"is_sent": False, "created_at": bounded}
-    if filters.status_code is None:
-        update["status_code"] = 0
-    return filters.model_copy(update=update)
+    return only_pending(filters.model_copy(update={"created_at": bounded}))
 
 
 def cancel_scope(*, account_id: str, base_url: str, filters: SmsFilters, cancel_all_pending: bool) -> str:
@@ -78,11 +78,15 @@ def cancel_scope(*, account_id: str, base_url: str, filters: SmsFilters, cancel_
 
 @dataclass(frozen=True)
 class Preview:
-    """What a selection matches right now."""
+    """What a selection matches right now: the count, a sample, a summary of all of it, and look-alikes left out."""
 
     matched: int
     preview_time: int
     sample: tuple[Sms, ...] = ()
+    summary: Summary | None = None
+    left_out: tuple[str, ...] = ()
+    phone_note: str | None = None
+    """Said when the phone filter is part of a number that matched several numbers."""
     exact: bool = True
     """False: LOX24 gave no total and more than `MAX_COUNTED` match, so `matched` is only a lower bound."""
     newest_created: int | None = None
@@ -90,7 +94,7 @@ class Preview:
 
 
 async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> Preview:
-    """Count the pending SMS of `selection` that existed before the preview, with a short sample.
+    """Count the pending SMS of `selection` that existed before the preview, and summarise them.
 
     `preview_time` is this host's clock; where LOX24's own clock (the `Date` of its answer) is more
     than `CLOCK_TOLERANCE` seconds behind it, the count is taken again up to LOX24's time, and that
@@ -99,9 +103,13 @@ async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: i
     inside it. The newest matched SMS comes first, so the question shown to the
     user can name it: a resent answer whose selection gained an SMS no longer matches the question.
 
-    A count the user approves must be real: where LOX24 leaves its total out (its spec makes it
-    optional), the pages are counted one by one, up to `MAX_COUNTED`; beyond that the preview says
-    it is not exact, and the caller must not cancel by filters.
+    Reads every matched SMS (up to `MAX_COUNTED`) for the summary, then looks for pending look-alikes the
+    selection leaves out (`summary.lookalikes`). A count the user approves must be real: where LOX24 leaves
+    its total out (its spec makes it optional), the pages are counted one by one, up to `MAX_COUNTED`;
+    beyond that the preview says it is not exact, and the caller must not cancel by filters.
+
+    Raises:
+        Lox24Error: a search failed.
     """
     pending = pending_selection(selection, preview_time)
     if pending is None:
@@ -116,18 +124,17 @@ async def preview(client: Lox24Client, selection: SmsFilters, *, preview_time: i
             return Preview(0, preview_time)
         ordered = pending.model_copy(update={"order_by": "created_at", "order": "desc"})
         first = await client.search_sms(ordered)
-    sample = tuple(first.items[:SAMPLE_SIZE])
-    newest = first.items[0].created_at if first.items else None
-    if first.total is not None:
-        return Preview(first.total, preview_time, sample, newest_created=newest)
-    counted, page, number = len(first.items), first, 1
-    while page.items and (page.has_next if page.has_next is not None else len(page.items) >= len(first.items)):
-        if counted >= MAX_COUNTED:
-            return Preview(counted, preview_time, sample, exact=False, newest_created=newest)
-        number += 1
-        page = await client.search_sms(ordered, page=number)
-        counted += len(page.items)
-    return Preview(counted, preview_time, sample, newest_created=newest)
+    found = await collect(client, ordered, limit=MAX_COUNTED, first=first)
+    sample = found.items[:SAMPLE_SIZE]
+    newest = found.items[0].created_at if found.items else None
+    if found.total is None:
+        return Preview(len(found.items), preview_time, sample, exact=False, newest_created=newest)
+    if found.total == 0:
+        return Preview(0, preview_time)
+    left_out = await lookalikes(client, selection, found.items)
+    summary = summarise(found.items, found.total)
+    note = phone_note(selection, found.items, found.total)
+    return Preview(found.total, preview_time, sample, summary, tuple(left_out), note, newest_created=newest)
 
 
 async def cancel(client: Lox24Client, selection: SmsFilters, *, preview_time: int) -> int:

@@ -82,9 +82,13 @@ class TokenSigner:
         digest = hmac.new(self._key, f"{FORMAT_TAG}.{payload}|{scope}".encode(), hashlib.sha256).digest()
         return _b64(digest)
 
-    def mint(self, *, scope: str, preview_time: int, matched: int) -> tuple[str, int]:
-        """A token for `scope`, and when it expires (unix seconds)."""
-        expires_at = preview_time + self._ttl
+    def mint(self, *, scope: str, preview_time: int, matched: int, valid_from: int | None = None) -> tuple[str, int]:
+        """A token for `scope`, and when it expires (unix seconds): `ttl` after `valid_from`, or after `preview_time`.
+
+        `preview_time` may be LOX24's clock, which can run behind this host's; pass this host's now as
+        `valid_from` so the token lives its full `ttl` on the clock that checks it.
+        """
+        expires_at = (preview_time if valid_from is None else max(valid_from, preview_time)) + self._ttl
         payload = _b64(json.dumps({"t": preview_time, "e": expires_at, "n": matched}, separators=(",", ":")).encode())
         return f"{FORMAT_TAG}.{payload}.{self._mac(payload, scope)}", expires_at
 

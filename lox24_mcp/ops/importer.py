@@ -1,7 +1,15 @@
-"""Bulk contact import: normalise, de-duplicate, chunk, send with bounded concurrency, account for everything.
+"""Bulk contact import: normalise, de-duplicate, skip what the group holds, chunk, send with bounded
+concurrency, account for everything.
+
+Before anything is sent, the group's current numbers are read in one request (LOX24's CSV export), and
+numbers already there are reported `already_in_group`, not sent. So an import that was interrupted at any
+point (client gone, process killed, an answer lost) can simply be run again with the same contacts: what
+arrived the first time is skipped, and every valid number ends up in the group once, whether or not LOX24
+would refuse a number it already has (it does not document which).
 
 Normalisation runs on a worker thread one slice ahead of the senders, so it overlaps the network.
-Every input entry ends in exactly one bucket: created, rejected, invalid, duplicate or unknown.
+Every input entry ends in exactly one bucket: created, already_in_group, new (dry run), rejected,
+invalid, duplicate or unknown.
 """
 
 from __future__ import annotations
@@ -35,10 +43,14 @@ from lox24_mcp.lox24.phones import InvalidPhoneError, to_e164
 logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS = 50
+#: Imports up to this size list every contact's outcome and stored number in the result.
+MAX_LISTED = 20
 #: Slices this small are normalised on the event loop; larger ones on a worker thread, so a big
 #: import never holds up other sessions.
 INLINE_SLICE = 50
 Outcome = Literal["invalid", "duplicate", "rejected", "unknown"]
+#: A contact: a `PhoneEntry`, or a bare number for lists without names.
+Entry = PhoneEntry | str
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 
 #: Whole-request errors that every later chunk would get too: stop sending when one arrives.
@@ -52,17 +64,34 @@ class ImportProblem(BaseModel):
     reason: str
 
 
-# Every input entry is accounted for once: created + rejected + invalid + duplicates + unknown = requested.
+ContactOutcome = Literal["created", "already_in_group", "new", "invalid", "duplicate", "rejected", "unknown"]
+_OUTCOME_WORDS: dict[ContactOutcome, str] = {
+    "created": "added",
+    "already_in_group": "already in the group, not sent",
+    "new": "would be added",
+    "invalid": "invalid",
+    "duplicate": "repeat, not sent",
+    "rejected": "not added",
+    "unknown": "sent, no answer",
+}
+
+
+# Every input entry is accounted for once:
+# created + already_in_group + new + rejected + invalid + duplicates + unknown = requested.
 class ImportReport(BaseModel):
     group_id: int
     requested: int
     created: int
+    already_in_group: int = 0
+    new: int = Field(default=0, description="dry_run: would be added")
     rejected: int = Field(description="Not added: refused by LOX24 or never sent")
     invalid: int = Field(description="Not a valid number")
     duplicates: int = Field(description="Repeats within this call")
-    unknown: int = Field(description="Sent, no answer: check before resending")
+    unknown: int = Field(description="Sent, no answer: re-run to finish")
+    contacts: list[str] | None = Field(default=None, description="Up to 20: 'input → E.164: outcome'")
     problems: list[ImportProblem] = Field(description="First 50 not created")
     problems_total: int
+    message: str = ""
 
 
 @dataclass
@@ -80,11 +109,36 @@ class _Tally:
     )
     # Plain tuples (index, phone, outcome, reason): cheap even when all 50,000 entries fail.
     problems: list[tuple[int, str, Outcome, str]] = field(default_factory=list)
+    already_in_group: int = 0
+    new: int = 0
     done: int = 0
+    #: index → (input, E.164 or None, outcome) for imports of up to MAX_LISTED contacts; else None.
+    listed: dict[int, tuple[str, str | None, ContactOutcome]] | None = None
 
-    def problem(self, index: int, phone: str, outcome: Outcome, reason: str) -> None:
+    def problem(self, index: int, phone: str, outcome: Outcome, reason: str, e164: str | None = None) -> None:
         self.counts[outcome] += 1
         self.problems.append((index, phone, outcome, reason))
+        self.note(index, phone, e164, outcome)
+
+    def note(self, index: int, phone: str, e164: str | None, outcome: ContactOutcome) -> None:
+        """Remember one contact's outcome for the result's `contacts` list (small imports only).
+
+        The first note of an entry holds its input as written; later ones only update the outcome.
+        """
+        if self.listed is not None:
+            known = self.listed.get(index)
+            if known is not None:
+                phone, e164 = known[0], e164 or known[1]
+            self.listed[index] = (phone, e164, outcome)
+
+    def contacts(self) -> list[str] | None:
+        """One line per contact in input order, e.g. `0664 1234567 → +436641234567: added`."""
+        if self.listed is None:
+            return None
+        return [
+            f"{phone[:40]} → {e164}: {_OUTCOME_WORDS[outcome]}" if e164 else f"{phone[:40]}: {_OUTCOME_WORDS[outcome]}"
+            for phone, e164, outcome in (self.listed[i] for i in sorted(self.listed))
+        ]
 
     def first_problems(self) -> list[ImportProblem]:
         """The problems of the lowest input indexes, whatever order the batches finished in."""
@@ -94,37 +148,68 @@ class _Tally:
         ]
 
 
+def _phone(entry: Entry) -> str:
+    return entry if isinstance(entry, str) else entry.phone
+
+
 def _normalise_slice(
-    entries: Sequence[PhoneEntry], start: int, default_region: str | None
+    entries: Sequence[Entry], start: int, default_region: str | None
 ) -> list[tuple[int, str | None, str]]:
     """(index, E.164 or None, reason) for each entry; runs on a worker thread."""
     out: list[tuple[int, str | None, str]] = []
     for offset, entry in enumerate(entries):
         try:
-            out.append((start + offset, to_e164(entry.phone, default_region), ""))
+            out.append((start + offset, to_e164(_phone(entry), default_region), ""))
         except InvalidPhoneError as exc:
             out.append((start + offset, None, str(exc)))
     return out
 
 
+async def group_numbers(client: Lox24Client, group_id: int) -> set[str]:
+    """The group's current numbers as E.164 keys, from one request (LOX24's CSV export).
+
+    Raises:
+        GroupNotFoundError: LOX24 has no such group.
+        Lox24Error: the group could not be read; the message says that nothing was sent.
+    """
+    try:
+        contacts = await client.group_contacts(group_id)
+    except NotFoundError as exc:
+        raise GroupNotFoundError(group_id=group_id, request_id=exc.request_id) from None
+    except Lox24Error as exc:
+        # Without the group's numbers a re-run could double contacts, so nothing is sent.
+        exc.message = (
+            f"{exc.message} Nothing was sent: the group's current numbers are read first, so that numbers "
+            "already in it are not sent twice."
+        )
+        raise
+    return {contact.e164 for contact in contacts}
+
+
 async def import_phones(
     client: Lox24Client,
     group_id: int,
-    entries: Sequence[PhoneEntry],
+    entries: Sequence[Entry],
     *,
     default_region: str | None = None,
     chunk_size: int = 500,
     concurrency: int = 4,
     on_progress: ProgressCallback | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Add `entries` to group `group_id` and account for every one of them.
+    """Add `entries` (`PhoneEntry` objects or bare numbers) to group `group_id` and account for every one.
+
+    First the group's numbers are read (one request); numbers already there are counted
+    `already_in_group` and not sent, which makes running the same import again safe. With `dry_run`
+    nothing is sent: the result counts what would be added as `new`.
 
     Raises:
         GroupNotFoundError: LOX24 has no such group (nothing was created).
-        Lox24Error: the first batch failed in a way every batch would (bad token, no access,
-            IP blocked), so nothing was created.
+        Lox24Error: the group's numbers could not be read (nothing was sent), or the first batch
+            failed in a way every batch would (bad token, no access, IP blocked), so nothing was created.
     """
-    tally = _Tally(requested=len(entries))
+    tally = _Tally(requested=len(entries), listed={} if len(entries) <= MAX_LISTED else None)
+    existing = await group_numbers(client, group_id)
     progress_lock = anyio.Lock()
     fatal: list[Lox24Error] = []
 
@@ -152,13 +237,14 @@ async def import_phones(
             for index, body, result in zip(chunk.indexes, chunk.bodies, results, strict=True):
                 if result.ok:
                     tally.created += 1
+                    tally.note(index, body["phone"], body["phone"], "created")
                 else:
                     tally.problem(index, body["phone"], "rejected", result.detail or f"HTTP {result.status}")
         await report(len(chunk.indexes), f"{tally.created} created")
 
     def _settle(chunk: _Chunk, outcome: Outcome, reason: str) -> None:
         for index, body in zip(chunk.indexes, chunk.bodies, strict=True):
-            tally.problem(index, body["phone"], outcome, reason)
+            tally.problem(index, body["phone"], outcome, reason, body["phone"])
 
     async def sender(receive: ObjectReceiveStream[_Chunk]) -> None:
         async with receive:
@@ -169,7 +255,7 @@ async def import_phones(
     seen: set[str] = set()
     first_seen: dict[str, int] = {}
     async with anyio.create_task_group() as tg:
-        for _ in range(concurrency):
+        for _ in range(0 if dry_run else concurrency):
             tg.start_soon(sender, receive_stream.clone())
         receive_stream.close()
         async with send_stream:
@@ -183,21 +269,36 @@ async def import_phones(
                 skipped = 0
                 for (index, e164, reason), entry in zip(normalised, batch, strict=True):
                     if e164 is None:
-                        tally.problem(index, entry.phone, "invalid", reason)
+                        tally.problem(index, _phone(entry), "invalid", reason)
                         skipped += 1
                     elif e164 in seen:
-                        tally.problem(index, entry.phone, "duplicate", f"same number as entry {first_seen[e164]}")
+                        tally.problem(
+                            index, _phone(entry), "duplicate", f"same number as entry {first_seen[e164]}", e164
+                        )
+                        skipped += 1
+                    elif e164 in existing:
+                        tally.already_in_group += 1
+                        tally.note(index, _phone(entry), e164, "already_in_group")
+                        seen.add(e164)
+                        first_seen[e164] = index
+                        skipped += 1
+                    elif dry_run:
+                        tally.new += 1
+                        tally.note(index, _phone(entry), e164, "new")
+                        seen.add(e164)
+                        first_seen[e164] = index
                         skipped += 1
                     else:
                         seen.add(e164)
                         first_seen[e164] = index
+                        tally.note(index, _phone(entry), e164, "unknown")  # until its batch is answered
                         pending.indexes.append(index)
-                        pending.bodies.append(entry.wire(e164))
+                        pending.bodies.append({"phone": e164} if isinstance(entry, str) else entry.wire(e164))
                         if len(pending.indexes) == chunk_size:
                             await send_stream.send(pending)
                             pending = _Chunk([], [])
                 if skipped:
-                    await report(skipped, "validated")
+                    await report(skipped, "checked" if dry_run else "validated")
             if pending.indexes:
                 await send_stream.send(pending)
 
@@ -212,14 +313,54 @@ async def import_phones(
         group_id=group_id,
         requested=tally.requested,
         created=tally.created,
+        already_in_group=tally.already_in_group,
+        new=tally.new,
         rejected=counts["rejected"],
         invalid=counts["invalid"],
         duplicates=counts["duplicate"],
         unknown=counts["unknown"],
+        contacts=tally.contacts(),
         problems=tally.first_problems(),
         problems_total=sum(counts.values()),
     )
-    accounted = result.created + result.rejected + result.invalid + result.duplicates + result.unknown
+    accounted = (
+        result.created
+        + result.already_in_group
+        + result.new
+        + result.rejected
+        + result.invalid
+        + result.duplicates
+        + result.unknown
+    )
     if accounted != result.requested:  # an invariant: a bug here must never pass silently
         raise RuntimeError(f"import accounting is off: {accounted} accounted for, {result.requested} requested")
-    return result
+    return result.model_copy(update={"message": summarise(result, dry_run=dry_run)})
+
+
+def summarise(result: ImportReport, *, dry_run: bool = False) -> str:
+    """One sentence a person can read: what changed, what did not and why, and what to do about it."""
+    parts = [
+        f"{n} {what}"
+        for n, what in (
+            (result.already_in_group, "already in it (not sent)"),
+            (result.invalid, "invalid"),
+            (result.duplicates, "repeated in the list"),
+            (result.rejected, "refused or not sent"),
+            (result.unknown, "sent without an answer"),
+        )
+        if n
+    ]
+    rest = f"; {', '.join(parts)}" if parts else ""
+    if dry_run:
+        head = (
+            f"Dry run, nothing was sent: {result.new} of {result.requested} would be added to group {result.group_id}"
+        )
+    else:
+        head = f"Added {result.created} of {result.requested} contacts to group {result.group_id}"
+    tail = ""
+    if result.unknown:
+        tail = (
+            " Run the same import again to finish: numbers that arrived are found in the group and skipped,"
+            " so nothing is added twice."
+        )
+    return f"{head}{rest}.{tail}"

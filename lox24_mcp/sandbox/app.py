@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import logging
 import math
@@ -349,6 +351,32 @@ class _Api:
             )
         )
 
+    async def export_csv(self, request: Request) -> Response:
+        """`GET /groups/{id}/file/csv`: the whole group in one CSV, as LOX24's spec shows it.
+
+        Columns: `id`, `phone`, the five contact columns under the group's `name_a`…`name_e` (`col_A`…`col_E`
+        where a name is unset, as in the spec's example), `callback_data`. One row per stored phone, in id
+        order; an empty group is the header alone.
+        """
+        self._no_query(request)
+        group_id = self._group_id(request)
+        group = self.state.store.get_group(group_id)
+        assert group is not None
+        phones, _ = self.state.store.list_phones(group_id)
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=self.state.export_delimiter, lineterminator="\r\n")
+        captions = [group[f"name_{c}"] or f"col_{c.upper()}" for c in "abcde"]
+        writer.writerow(["id", "phone", *captions, "callback_data"])
+        writer.writerows(
+            [p["id"], p["phone"], *(p[c] or "" for c in "abcde"), p["callback_data"] or ""] for p in phones
+        )
+        body = ("\ufeff" if self.state.export_bom else "") + out.getvalue()
+        return Response(
+            body.encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="group-{group_id}.csv"'},
+        )
+
     async def phones_batch(self, request: Request) -> Response:
         self._no_query(request)
         group_id = self._group_id(request)
@@ -386,14 +414,17 @@ class _Api:
                 results[index] = failure(400, "\n".join(errors))
             else:
                 valid.append((index, item))
-        existing = self.state.store.existing_phones(group_id, (item["phone"] for _, item in valid))
+        store_twice = self.state.duplicates == "store"
+        existing = set() if store_twice else self.state.store.existing_phones(group_id, (i["phone"] for _, i in valid))
         to_insert: list[tuple[int, dict[str, Any]]] = []
         for index, item in valid:
-            # A phone already in the group, or earlier in this batch, is refused (LOX24 leaves this open).
+            # LOX24 leaves open whether a number already in the group (or earlier in this batch) is refused
+            # or stored again; `SandboxState.duplicates` picks one.
             if item["phone"] in existing:
                 results[index] = failure(422, DUPLICATE_DETAIL)
             else:
-                existing.add(item["phone"])
+                if not store_twice:
+                    existing.add(item["phone"])
                 to_insert.append((index, item))
         created = self.state.store.insert_phones(group_id, [item for _, item in to_insert], self.state.now())
         for (index, _), phone in zip(to_insert, created, strict=True):
@@ -631,6 +662,7 @@ def _router(state: SandboxState, middleware: list[Middleware] | None = None) -> 
             Route("/groups/{id:int}", api.get_group, methods=["GET"]),
             Route("/groups/{id:int}/phones", api.list_phones, methods=["GET"]),
             Route("/groups/{id:int}/phones/batch", api.phones_batch, methods=["POST"]),
+            Route("/groups/{id:int}/file/csv", api.export_csv, methods=["GET"]),
         ],
         middleware=middleware,
         exception_handlers=handlers,
@@ -641,10 +673,10 @@ def create_app(state: SandboxState) -> Starlette:
     """The LOX24-compatible ASGI app over `state`.
 
     Routes: `GET/POST /sms`, `GET /sms/{uuid}`, `POST /sms/ops/batch_cancel`, `GET/POST /groups`,
-    `GET /groups/{id}`, `GET /groups/{id}/phones`, `POST /groups/{id}/phones/batch`. Drop faults need
-    uvicorn on asyncio (they close its transport); under other servers they raise instead. Set
-    `app.state.closing` (an asyncio.Event) on the serving loop when stopping, so that requests held by a
-    latency or slow fault are dropped rather than cancelled.
+    `GET /groups/{id}`, `GET /groups/{id}/phones`, `POST /groups/{id}/phones/batch`,
+    `GET /groups/{id}/file/csv`. Drop faults need uvicorn on asyncio (they close its transport); under
+    other servers they raise instead. Set `app.state.closing` (an asyncio.Event) on the serving loop when
+    stopping, so that requests held by a latency or slow fault are dropped rather than cancelled.
     """
     closing = asyncio.Event()
     app = _router(state, middleware=[Middleware(SandboxMiddleware, state=state, closing=closing)])

@@ -5,10 +5,17 @@ The numbers use a `0000` block so they look real but belong to nobody; contents 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from lox24_mcp.lox24 import times
 
 if TYPE_CHECKING:
     from lox24_mcp.sandbox.state import SandboxState
+
+#: The demo shop's zone: its SMS are scheduled on Berlin's clock (`lox24-mcp --sandbox` shows times in it).
+SHOP_ZONE = ZoneInfo("Europe/Berlin")
 
 DAY = 86_400
 HOUR = 3_600
@@ -32,16 +39,27 @@ _NEWSLETTER = [
 def seed_demo_data(state: SandboxState) -> None:
     """Create the demo groups ("VIP customers", "Newsletter", "Staff") and ~19 SMS."""
     now = state.now()
-    midnight = now - now % DAY
-    tomorrow_9 = midnight + DAY + 9 * HOUR
-    tomorrow_14 = midnight + DAY + 14 * HOUR
-    next_week = midnight + 7 * DAY + 10 * HOUR
+    # The demo shop keeps Berlin's hours: "tomorrow at 09:00" is 09:00 in Berlin, on Berlin's calendar.
+    today = times.local_day(now, zone=SHOP_ZONE)
 
-    vip = state.add_group("VIP customers", "Best customers, for early access to sales")
+    def local(days: int, hour: int, minute: int = 0) -> int:
+        day = today + timedelta(days=days)
+        return times.local_to_unix(datetime(day.year, day.month, day.day, hour, minute), zone=SHOP_ZONE, exact=False)
+
+    midnight = local(0, 0)
+    tomorrow_9 = local(1, 9)
+    tomorrow_14 = local(1, 14)
+    next_week = local(7, 10)
+
+    vip = state.add_group(
+        "VIP customers",
+        "Best customers, for early access to sales",
+        columns={"a": "Anrede", "b": "Nachname", "c": "Status"},
+    )
     state.add_phones(vip, _VIP)
-    newsletter = state.add_group("Newsletter", "Subscribed to the monthly newsletter")
+    newsletter = state.add_group("Newsletter", "Subscribed to the monthly newsletter", columns={"a": "Vorname"})
     state.add_phones(newsletter, _NEWSLETTER)
-    state.add_group("Staff", "Shop staff, for shift messages")
+    state.add_group("Staff", "Shop staff, for shift messages", columns={"a": "Vorname", "b": "Nachname"})
 
     # Scheduled: the spring-sale campaign (one bulk) across DE/AT/CH/ES/FR, tomorrow morning.
     for i, phone in enumerate(["+4915100001001", "+4915100001011", "+436640001002", "+41790001003", "+33600001005"]):

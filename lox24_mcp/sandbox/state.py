@@ -9,9 +9,9 @@ import random
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from lox24_mcp.sandbox.store import Store
 from lox24_mcp.sandbox.validation import is_unicode_text, iso2_for, parts_for, price_for
@@ -58,9 +58,13 @@ class Faults:
     seed: int = 0
     #: If non-empty, faults apply only to requests whose path starts with one of these.
     only_paths: tuple[str, ...] = ()
+    #: Faults never apply to requests whose path starts with one of these.
+    skip_paths: tuple[str, ...] = ()
 
     def applies_to(self, path: str) -> bool:
         """Whether faults apply to a request for `path`."""
+        if self.skip_paths and path.startswith(self.skip_paths):
+            return False
         return not self.only_paths or path.startswith(self.only_paths)
 
 
@@ -110,6 +114,12 @@ class SandboxState:
             `member`/`totalItems` (False).
         omit_totals: leave `totalItems` out of collections (LOX24's spec makes it optional).
         max_batch_items: larger phone batches are refused with 413.
+        duplicates: what a phone batch does with a number the group already holds (or that comes twice in
+            one batch): `"reject"` it per item (422), or `"store"` it again. LOX24 does not document which
+            it does, so an importer must be safe under both.
+        export_delimiter, export_bom: the form of `GET /groups/{id}/file/csv` (LOX24 documents neither).
+        db_path: an SQLite file instead of memory, so a sandbox process that is killed and restarted keeps
+            what it committed.
     """
 
     def __init__(
@@ -122,6 +132,10 @@ class SandboxState:
         page_size: int = 30,
         hydra_prefix: bool = True,
         max_batch_items: int = 10_000,
+        duplicates: Literal["reject", "store"] = "reject",
+        export_delimiter: str = ",",
+        export_bom: bool = False,
+        db_path: str = ":memory:",
         omit_totals: bool = False,
     ) -> None:
         if page_size < 1:
@@ -133,8 +147,11 @@ class SandboxState:
         self.hydra_prefix = hydra_prefix
         self.omit_totals = omit_totals
         self.max_batch_items = max_batch_items
+        self.duplicates = duplicates
+        self.export_delimiter = export_delimiter
+        self.export_bom = export_bom
         self.requests: list[RecordedRequest] = []
-        self.store = Store()
+        self.store = Store(db_path)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
@@ -356,9 +373,14 @@ class SandboxState:
         """Every SMS as sms-read dicts, in insertion order."""
         return self.store.all_sms()
 
-    def add_group(self, name: str, description: str | None = None) -> int:
-        """Create a group; returns its id."""
-        return self.store.add_group({"name": name, "description": description})
+    def add_group(
+        self, name: str, description: str | None = None, *, columns: Mapping[str, str | None] | None = None
+    ) -> int:
+        """Create a group; returns its id. `columns` names the contact columns: `{"a": "Vorname", ...}`."""
+        names = {f"name_{letter}": caption for letter, caption in (columns or {}).items()}
+        if set(names) - {f"name_{c}" for c in "abcde"}:
+            raise ValueError(f"columns are a to e, not {sorted(columns or {})}")
+        return self.store.add_group({"name": name, "description": description, **names})
 
     def add_phones(self, group_id: int, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store phones in a group directly (no validation, no duplicates check); returns phone-read dicts."""

@@ -50,7 +50,7 @@ PHONE_COLUMNS: tuple[str, ...] = ("a", "b", "c", "d", "e", "callback_data")
 STATUS_CANCELLED_VIA_API = 6000
 
 _SCHEMA = """
-CREATE TABLE sms (
+CREATE TABLE IF NOT EXISTS sms (
     seq INTEGER PRIMARY KEY,
     uuid TEXT NOT NULL UNIQUE,
     text TEXT NOT NULL,
@@ -76,16 +76,16 @@ CREATE TABLE sms (
     service_code TEXT NOT NULL,
     voice_lang TEXT
 );
-CREATE INDEX sms_created ON sms (created_at, uuid);
-CREATE INDEX sms_pending ON sms (is_sent, status_code);
-CREATE INDEX sms_callback ON sms (callback_data);
-CREATE TABLE groups (
+CREATE INDEX IF NOT EXISTS sms_created ON sms (created_at, uuid);
+CREATE INDEX IF NOT EXISTS sms_pending ON sms (is_sent, status_code);
+CREATE INDEX IF NOT EXISTS sms_callback ON sms (callback_data);
+CREATE TABLE IF NOT EXISTS groups (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     description TEXT,
     name_a TEXT, name_b TEXT, name_c TEXT, name_d TEXT, name_e TEXT
 );
-CREATE TABLE phones (
+CREATE TABLE IF NOT EXISTS phones (
     id INTEGER PRIMARY KEY,
     group_id INTEGER NOT NULL REFERENCES groups (id),
     phone TEXT NOT NULL,
@@ -93,9 +93,11 @@ CREATE TABLE phones (
     callback_data TEXT,
     subscribed_at INTEGER,
     unsubscribed_at INTEGER,
-    unsubscribe_reason INTEGER,
-    UNIQUE (group_id, phone)
+    unsubscribe_reason INTEGER
 );
+-- Not UNIQUE: whether LOX24 refuses or stores a number sent twice is undocumented, and the sandbox can
+-- model either (`SandboxState(duplicates=...)`).
+CREATE INDEX IF NOT EXISTS phones_by_group ON phones (group_id, phone);
 """
 
 # SQLite caps the number of bound parameters per statement; stay well below every version's limit.
@@ -151,6 +153,8 @@ class Store:
     """The sandbox database: an SQLite connection (in memory by default) guarded by a lock."""
 
     def __init__(self, path: str = ":memory:") -> None:
+        # A file `path` survives the process: a sandbox killed mid-request (`kill -9`) reopens it with
+        # every committed batch and none of the one it was writing (SQLite's journal rolls it back).
         # The server thread and the caller's thread share the connection; the lock serialises them.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -164,9 +168,11 @@ class Store:
             self._db.close()
 
     def __del__(self) -> None:
-        # Python 3.13 warns (ResourceWarning) about connections left to the garbage collector; a sandbox's
-        # data lives exactly as long as its Store, so closing here is the natural end, not a leak.
-        self._db.close()
+        # A store dropped without close(): close it here, or Python 3.13 warns (ResourceWarning) about an
+        # unclosed database wherever the garbage collector happens to run.
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
 
     # ------------------------------------------------------------------ sms
 

@@ -133,7 +133,7 @@ async def test_a_ui_client_without_dialogs_gets_the_card_and_no_usable_token(
         3,
         3,
     )
-    assert line["selection"] == "callback_data=modes" and line["request_ids"] and line["client"]
+    assert line["selection"] == 'callback_data="modes"' and line["request_ids"] and line["client"]
     assert secret not in audit.read_text()
 
 
