@@ -420,6 +420,24 @@ def add_arguments() -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(complete, arguments(ADD_ARGS))
 
 
+def cancel_arguments() -> st.SearchStrategy[dict[str, Any]]:
+    """A plausible selection often enough to count, or the generic mix of any arguments.
+
+    Hypothesis draws part of its values from the literals of every local module it has imported, so the
+    generic mix alone shifts whenever code anywhere in the project changes; the plausible branch keeps
+    enough valid calls in every mix for the test to mean something.
+    """
+    plausible = st.fixed_dictionaries(
+        {},
+        optional={
+            "callback_data": st.sampled_from(["spring-sale", "newsletter", "vip-es"]),
+            "iso2": st.sampled_from(["DE", "AT", "ES"]),
+            "is_unicode": st.booleans(),
+        },
+    ).filter(bool)
+    return st.one_of(plausible, arguments(CANCEL_ARGS, most=3))
+
+
 # ----------------------------------------------------------------------------- property tests
 
 
@@ -476,7 +494,7 @@ def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
     before = {s["uuid"]: s["status_code"] for s in hostile[0].state.all_sms()}
 
     @settings(HOSTILE, max_examples=60)
-    @given(arguments(CANCEL_ARGS, most=3))
+    @given(cancel_arguments())
     def run(args: dict[str, Any]) -> None:
 
         async def check() -> None:
@@ -488,13 +506,20 @@ def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
             assert data is not None
             assert data["status"] in ("confirmation_required", "nothing_to_cancel") and data["cancelled"] == 0
             assert (data["confirmation_token"] is not None) == (data["status"] == "confirmation_required")
-            for search in (r for r in seen if r.path == "/sms"):
-                sent = parse_qsl(search.query, keep_blank_values=True)
-                assert ("is_sent", "0") in sent, "a preview only ever counts unsent SMS"
-                assert any(k in ("created_at[lt]", "created_at[lte]", "created_at") for k, _ in sent)
-                bounded = {"created_at", "is_sent", "status_code"}
-                own = [p for p in expected_filter_pairs(args) if p[0].split("[")[0] not in bounded]
-                assert set(own) <= set(sent), (own, sent)
+            searches = [parse_qsl(r.query, keep_blank_values=True) for r in seen if r.path == "/sms"]
+            bounded = {"created_at", "is_sent", "status_code"}
+            own = [p for p in expected_filter_pairs(args) if p[0].split("[")[0] not in bounded]
+
+            def created_bound(sent: list[tuple[str, str]]) -> bool:
+                return any(k in ("created_at[lt]", "created_at[lte]", "created_at") for k, _ in sent)
+
+            for sent in searches:
+                assert ("is_sent", "0") in sent, "a preview only ever reads unsent SMS"
+            # The count the user confirms is the caller's own selection, bounded by the preview time; the
+            # preview may also read look-alikes the filters leave out (same text, bulk or campaign), which
+            # are shown, never counted or cancelled.
+            counted = [sent for sent in searches if set(own) <= set(sent) and created_bound(sent)]
+            assert counted or not searches, (own, searches)
 
         anyio.run(check)
 
