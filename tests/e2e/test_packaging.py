@@ -59,7 +59,7 @@ def test_mcpbignore_keeps_caches_tests_and_environments_out() -> None:
     ignored = {line.strip() for line in (ROOT / ".mcpbignore").read_text().splitlines() if line.strip()}
     wanted = {"__pycache__/", "*.pyc", ".venv/", ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", "tests/"}
     assert wanted <= ignored
-    assert not {"uv.lock", "pyproject.toml", "lox24_mcp/"} & ignored
+    assert not {"uv.lock", "pyproject.toml", "lox24_mcp/", "ui/"} & ignored  # bare "ui/" would drop the built card
 
 
 @pytest.mark.anyio
