@@ -42,7 +42,7 @@ NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.acc
 PUBLIC_HOST = "mcp.example.com"
 HTTP_TOKEN = "replicas-bearer-0123456789abcdef"
 SECRET = "shared-secret-of-all-replicas-0123456789"
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0  # three replicas start at once on a busy 2-core machine
 AUTH = {"X-LOX24-AUTH-TOKEN": DEMO_TOKEN}
 KILL_CAMPAIGNS = [f"nginx-kill-{i}" for i in range(6)]
 #: callback_data -> scheduled SMS, created once for the whole module.
@@ -73,18 +73,24 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _wait_until(check: Any, what: str, proc: subprocess.Popen[bytes] | None = None) -> None:
+def _tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n" + log.read_text(errors="replace")[-1500:]
+
+
+def _wait_until(check: Any, what: str, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode} before it was ready")
+            pytest.fail(f"{what} exited with {proc.returncode} before it was ready{_tail(log)}")
         try:
             if check():
                 return
         except (httpx2.TransportError, OSError):
             pass
         time.sleep(0.05)  # polling a subprocess's port; every wait is bounded by START_TIMEOUT
-    pytest.fail(f"{what} was not ready within {START_TIMEOUT:.0f} s")
+    pytest.fail(f"{what} was not ready within {START_TIMEOUT:.0f} s{_tail(log)}")
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -212,6 +218,7 @@ def deployment() -> Iterator[Deployment]:
                 lambda: httpx2.get(f"{sandbox_url}/groups", headers=AUTH, timeout=1).status_code == 200,
                 "the sandbox API",
                 sandbox,
+                prefix / "sandbox.log",
             )
             # Scheduled before the replicas start: a cancel only touches SMS created before its preview's second.
             setup = Deployment(sandbox_url, "", {}, prefix / "error.log")
@@ -253,6 +260,7 @@ def deployment() -> Iterator[Deployment]:
                     lambda port=port: httpx2.post(f"http://127.0.0.1:{port}/mcp", timeout=1).status_code == 401,
                     f"replica {name}",
                     proc,
+                    logs[name],
                 )
             conf = _nginx_conf(prefix, nginx_port, ports)
             nginx = subprocess.Popen(  # noqa: S603
@@ -264,7 +272,10 @@ def deployment() -> Iterator[Deployment]:
             procs.append(nginx)
             url = f"http://127.0.0.1:{nginx_port}/mcp"
             _wait_until(
-                lambda: httpx2.post(url, headers={"Host": PUBLIC_HOST}, timeout=1).status_code == 401, "nginx", nginx
+                lambda: httpx2.post(url, headers={"Host": PUBLIC_HOST}, timeout=1).status_code == 401,
+                "nginx",
+                nginx,
+                prefix / "error.log",
             )
             yield Deployment(
                 sandbox_url, url, replicas, prefix / "error.log", logs, dict(zip(replicas, ports, strict=True))
