@@ -22,8 +22,10 @@ import bench_bulk_import
 import bench_call_overhead
 import bench_cold_start
 import bench_context_cost
+import bench_file_import
 import bench_http_load
 import bench_teams
+import bench_xlsx_readers
 from bench_common import Row, format_table, say
 
 Benchmark = Callable[[bool], Awaitable[list[Row]]]
@@ -33,8 +35,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "call-overhead": bench_call_overhead.main,
     "bulk-import": bench_bulk_import.main,
     "context-cost": bench_context_cost.main,
+    "file-import": bench_file_import.main,
     "http-load": bench_http_load.main,
     "teams": bench_teams.main,
+    "xlsx-readers": bench_xlsx_readers.main,
 }
 
 

@@ -29,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_TOKEN_TTL": "token_ttl",
     "LOX24_MCP_HTTP_TOKEN": "http_token",
     "LOX24_MCP_LOG_LEVEL": "log_level",
+    "LOX24_MCP_IMPORT_DIRS": "import_dirs",
     "LOX24_MCP_TIMEZONE": "timezone",
     "LOX24_MCP_AUDIT_LOG": "audit_log",
     "LOX24_MCP_REPLICA_ID": "replica_id",
@@ -63,6 +64,10 @@ class Settings(BaseModel):
         default=None, description="Bearer token required on HTTP; mandatory when bound beyond loopback."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    import_dirs: tuple[str, ...] = Field(
+        default=(),
+        description="Folders add_phones_from_file may read (os.pathsep-separated); none: reading files is off.",
+    )
     timezone: str | None = Field(
         default=None,
         description="IANA zone for reading and showing times (e.g. Europe/Berlin); unset: the machine's zone.",
@@ -90,6 +95,14 @@ class Settings(BaseModel):
         pattern=r"^[a-z0-9]{1,16}$",
         description="This replica's name behind a load balancer; tags the session ids it mints (HTTP only).",
     )
+
+    @field_validator("import_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        """`LOX24_MCP_IMPORT_DIRS` is one string: split it like PATH, dropping empty parts."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(os.pathsep) if part.strip())
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -40,7 +40,14 @@ def _expand(value: str, dirname: str, user_config: dict[str, Any]) -> str:
             return dirname
         if key.startswith("user_config."):
             chosen = user_config.get(key.removeprefix("user_config."), "")
-            return str(chosen).lower() if isinstance(chosen, bool) else str(chosen)
+            text = str(chosen).lower() if isinstance(chosen, bool) else str(chosen)
+            return _expand(text, dirname, {}) if "${" in text else text
+        home = Path.home()
+        places = {"HOME": home, "DOWNLOADS": home / "Downloads", "DOCUMENTS": home / "Documents"}
+        if key in places:
+            return str(places[key])
+        if key in ("/", "pathSeparator"):
+            return os.sep
         return match.group(0)
 
     return re.sub(r"\$\{([^}]+)\}", sub, value)

@@ -97,14 +97,8 @@ def test_server_json_matches_the_package() -> None:
     assert package["version"] == meta["version"] and package["transport"]["type"] == "stdio"
     env = {v["name"]: v for v in package["environmentVariables"]}
     assert env["LOX24_API_TOKEN"]["isSecret"] is True and env["LOX24_API_TOKEN"]["isRequired"] is True
-    # Every variable is declared (those of branches not merged yet may come first, see PENDING_ENV_VARS).
-    assert set(ENV_VARS) <= set(env) and set(env) - set(ENV_VARS) <= PENDING_ENV_VARS
+    assert set(env) == set(ENV_VARS)  # every variable, and nothing else
     assert server["$schema"].endswith("/2025-12-11/server.schema.json") and len(server["description"]) <= 100
-
-
-#: Read by the file import (LOX24_MCP_IMPORT_DIRS) and the time zone (LOX24_MCP_TIMEZONE) work, which land
-#: on their own branches; server.json and the bundle already offer them. Empty this once both are merged.
-PENDING_ENV_VARS = {"LOX24_MCP_IMPORT_DIRS", "LOX24_MCP_TIMEZONE"}
 
 
 @pytest.mark.anyio

@@ -29,7 +29,7 @@ from mcp.types import (
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.lox24.models import SmsFilters
+from lox24_mcp.lox24.models import FILTER_FIELDS, SmsFilters
 from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.mcp.schema import publish_input
 from lox24_mcp.mcp.tools import build_tools
@@ -121,6 +121,7 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert set(tools) == {
         "cancel_pending_sms",
         "add_phones_to_group",
+        "add_phones_from_file",
         "list_groups",
         "list_group_contacts",
         "search_sms",
@@ -137,13 +138,15 @@ async def test_every_tool_has_title_annotations_output_schema_and_valid_property
     assert "preview" not in cancel.input_schema["properties"] and "answer" not in cancel.input_schema["properties"]
     assert "is_sent" not in cancel.input_schema["properties"]
     assert "is_sent" in tools["search_sms"].input_schema["properties"]
-    add = tools["add_phones_to_group"]
-    assert add.annotations is not None and add.annotations.destructive_hint is False
+    for name in ("add_phones_to_group", "add_phones_from_file"):
+        add = tools[name]
+        assert add.annotations is not None and add.annotations.destructive_hint is False
     for name in ("list_groups", "list_group_contacts", "search_sms"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True
-    filters = set(SmsFilters.model_fields) - {"is_sent"}
-    assert filters <= set(cancel.input_schema["properties"])
+    filters = set(FILTER_FIELDS) - {"is_sent"}
+    assert filters <= set(cancel.input_schema["properties"]), "every LOX24 filter selects what to cancel"
+    assert not {"order_by", "order"} & set(cancel.input_schema["properties"]), "ordering changes no cancel"
 
 
 # --------------------------------------------------------------------------- cancel: refusals

@@ -52,6 +52,7 @@ async def test_the_installed_console_script_serves_stdio_on_the_sandbox(mode: st
     assert {t.name for t in tools.tools} == {
         "cancel_pending_sms",
         "add_phones_to_group",
+        "add_phones_from_file",
         "list_groups",
         "list_group_contacts",
         "search_sms",

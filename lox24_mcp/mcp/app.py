@@ -37,6 +37,7 @@ from lox24_mcp.mcp.tools import build_tools
 from lox24_mcp.mcp.tracing import ToolSpanOutcome
 from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import TokenSigner
+from lox24_mcp.ops.file_access import parse_dirs
 
 __all__ = ["AppState", "create_server"]
 
@@ -98,6 +99,7 @@ def create_server(
                 sandbox=sandbox,
                 clock=clock,
                 audit=audit,
+                import_dirs=parse_dirs(settings.import_dirs),
                 credentials=settings.credentials,
                 budget=LoginBudget(new_keys_per_minute=settings.new_keys_per_minute)
                 if settings.credentials == "client"

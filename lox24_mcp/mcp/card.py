@@ -117,10 +117,7 @@ async def confirm_cancel_in_card(
     confirmation: Annotated[str, Field(max_length=MAX_SECRET_LENGTH)],
     decision: Literal["cancel", "keep"],
 ) -> CardDecisionResult:
-    """Button of the confirmation card; needs a secret only the card receives.
-
-    Models: never call it; ask the user to click in the card.
-    """
+    """The confirmation card's button; needs a secret only the card receives. Models: never call it."""
     state = app_state(ctx)
     client = lox24(ctx)
     audit = state.audit

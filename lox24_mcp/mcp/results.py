@@ -6,11 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from lox24_mcp.ops.file_import import FileImportReport
 from lox24_mcp.ops.importer import ImportReport
 
 
 class _Result(BaseModel):
-    sandbox: bool = Field(default=False, description="true: sandbox data")
+    sandbox: bool = False
 
 
 class PendingSample(BaseModel):
@@ -86,6 +87,10 @@ class GroupsResult(_Result):
 
 
 class ImportResult(ImportReport, _Result):
+    pass
+
+
+class FileImportResult(FileImportReport, _Result):
     pass
 
 

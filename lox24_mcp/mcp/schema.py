@@ -8,7 +8,14 @@ compacted; their meaning does not change:
 - except in an input schema, where an optional argument whose default is null is published without
   its `null` branch: leaving an argument out is how a caller says "not set" (an explicit null is still
   accepted by the validating model);
-- a `$defs` entry used once is written where it is used.
+- a `$defs` entry used once is written where it is used;
+- bounds that tell a model nothing are left out of input schemas: the element type of a "value or
+  list" (`type: [T, "array"]` says it), string lengths and patterns, an integer's `minimum: 1`, maxima
+  beyond 2^53, and `default: false` of a flag; the validating model still enforces every one of them,
+  with a sentence naming the argument;
+- output schemas carry types only: no `default` and no `required` (a result always has every field)
+  and no descriptions (hosts rarely show output schemas to a model; each result explains itself in its
+  `message`, and the field descriptions stay in the code for developers).
 
 The models (`lox24_mcp.lox24.models`, `lox24_mcp.mcp.results`) declare types and descriptions only.
 """
@@ -46,9 +53,15 @@ def _walk(node: Any, *, inputs: bool) -> None:
     if inputs and isinstance(properties, dict):
         required = set(node.get("required", ()))
         optional = {name for name, sub in properties.items() if name not in required and _defaults_to_null(sub)}
-    if "default" in node and node["default"] is None:
+    if "default" in node and (node["default"] is None or not inputs):
         del node["default"]
+    if not inputs:
+        node.pop("required", None)
+        if isinstance(node.get("description"), str):
+            del node["description"]
     _merge_nullable(node)
+    if inputs:
+        _drop_silent_bounds(node)
     for key, value in node.items():
         if key in ("properties", "$defs") and isinstance(value, dict):
             for name, sub in value.items():
@@ -60,6 +73,20 @@ def _walk(node: Any, *, inputs: bool) -> None:
         elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
             for sub in value:
                 _walk(sub, inputs=inputs)
+
+
+def _drop_silent_bounds(node: dict[str, Any]) -> None:
+    kind = node.get("type")
+    if isinstance(kind, list) and "array" in kind and len(set(kind) - {"array", "null"}) >= 1:
+        node.pop("items", None)
+    for key in ("minLength", "maxLength", "pattern"):
+        node.pop(key, None)
+    if node.get("type") == "boolean" and node.get("default") is False:
+        del node["default"]
+    if isinstance(node.get("maximum"), int) and node["maximum"] > 2**53:
+        del node["maximum"]
+    if node.get("type") == "integer" and node.get("minimum") == 1:
+        del node["minimum"]
 
 
 def _defaults_to_null(node: Any) -> bool:

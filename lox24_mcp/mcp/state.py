@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -27,6 +28,8 @@ class AppState:
     sandbox: bool
     clock: Callable[[], float] = field(default=time.time)
     """This host's wall clock, unix seconds (injectable for tests)."""
+    #: Folders add_phones_from_file may read (LOX24_MCP_IMPORT_DIRS); empty: reading files is off.
+    import_dirs: tuple[Path, ...] = ()
     audit: AuditLog = field(default_factory=AuditLog)
     """The audit trail of destructive decisions."""
     #: "client": over HTTP each request uses the caller's X-LOX24-AUTH-TOKEN (see `mcp.tenants`).

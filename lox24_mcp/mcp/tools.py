@@ -38,6 +38,7 @@ from lox24_mcp.mcp.card import (
 from lox24_mcp.mcp.results import (
     CancelResult,
     CancelStatus,
+    FileImportResult,
     GroupContactItem,
     GroupContactsResult,
     GroupInfo,
@@ -68,6 +69,7 @@ from lox24_mcp.ops.confirm import (
     TokenCheck,
     plan,
 )
+from lox24_mcp.ops.file_import import FileImportError, import_file
 from lox24_mcp.ops.groups import view_group
 from lox24_mcp.ops.importer import import_phones
 from lox24_mcp.ops.present import only_pending, phone_note, sms_view, with_region
@@ -115,11 +117,14 @@ def _summary(summary: Summary) -> PreviewSummary:
     )
 
 
-_REGION = Annotated[Iso2 | None, Field(description="Country of national numbers, e.g. 'DE'")]
+_REGION = Annotated[Iso2 | None, Field(description="Country of national numbers")]
 _FULL_PHONE = Annotated[bool, Field(description="Unmasked numbers")]
 
 
 # ----------------------------------------------------------------------------- cancel_pending_sms
+
+#: `is_sent` is fixed by what "pending" means; the order of a cancel's matches changes nothing.
+CANCEL_EXCLUDES = frozenset({"is_sent", "order_by", "order"})
 
 
 class CancelConfirmation(BaseModel):
@@ -157,7 +162,7 @@ def _scope(ctx: Context[AppState, Any], filters: SmsFilters, cancel_all_pending:
     )
 
 
-@flat_arguments(SmsFilters, exclude=frozenset({"is_sent"}))
+@flat_arguments(SmsFilters, exclude=CANCEL_EXCLUDES)
 async def preview_cancel(
     ctx: Context[AppState, Any],
     cancel_all_pending: bool,
@@ -231,7 +236,7 @@ async def ask_user(
     return Elicit(dialog_lines(question, summary, counted.left_out), CancelConfirmation)
 
 
-@flat_arguments(SmsFilters, exclude=frozenset({"is_sent"}))
+@flat_arguments(SmsFilters, exclude=CANCEL_EXCLUDES)
 async def cancel_pending_sms(
     ctx: Context[AppState, Any],
     preview: Annotated[Preview, Resolve(preview_cancel)],
@@ -248,9 +253,9 @@ async def cancel_pending_sms(
 ) -> Annotated[CallToolResult, CancelResult]:
     """Cancels scheduled (not yet sent) SMS matching the filters: destructive, the user must confirm.
 
-    The user confirms in a dialog or in a card shown with the result. Otherwise the first call returns a preview
-    and a confirmation_token: show the preview to the user; only if they say yes, call again with the same
-    filters and the token. Filters: a value or list; times and counts also {gte,lt,gt,lte}; AND-ed.
+    The user confirms in a dialog or a card shown with the result; otherwise the first call returns a preview
+    and a confirmation_token: show it to the user, and only on their yes call again with the same filters and
+    the token. Filters: a value or list; times and counts also {gte,lt,gt,lte}; AND-ed.
     """
     del confirmation_token, default_region, filters  # read by the resolvers
     state = app_state(ctx)
@@ -531,8 +536,7 @@ async def add_phones_to_group(
     """Adds contacts to a LOX24 group: additive, never removes anything.
 
     Invalid numbers, repeats and numbers already in the group are reported, not sent: re-running is safe.
-    Each entry counts once: created + already_in_group + new + rejected + invalid + duplicates + unknown =
-    requested.
+    Every entry is counted once. For more than a few contacts, use add_phones_from_file.
     """
 
     async def progress(done: int, total: int, note: str) -> None:
@@ -543,6 +547,46 @@ async def add_phones_to_group(
             lox24(ctx), group_id, phones, default_region=default_region, on_progress=progress, dry_run=dry_run
         )
     return ImportResult(**dict(report), sandbox=app_state(ctx).sandbox)
+
+
+async def add_phones_from_file(
+    ctx: Context[AppState, Any],
+    group_id: Annotated[int, Field(ge=1, le=MAX_ID, description="From list_groups")],
+    path: Annotated[str, Field(description="CSV, XLSX or vCard file")],
+    default_region: Annotated[Iso2 | None, Field(description="Country of national numbers")] = None,
+    # Lengths and field names are checked by the use case, with sentences instead of schema noise.
+    columns: Annotated[
+        dict[str, str] | None,
+        Field(description="field: header, e.g. {'a': 'Vorname'}; fields phone, a-e, callback_data"),
+    ] = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+) -> FileImportResult:
+    """Adds the contacts of a file on the server's disk (allowed folders only) to a group: additive.
+
+    First call with dry_run=true (sends nothing) and show the user the counts, problems and columns_used.
+    """
+
+    async def progress(done: int, total: int, note: str) -> None:
+        await ctx.report_progress(done, total=total, message=f"rows: {note}")
+
+    state = app_state(ctx)
+    with lox24_errors():
+        try:
+            report = await import_file(
+                lox24(ctx),
+                group_id,
+                path,
+                state.import_dirs,
+                default_region=default_region,
+                columns=columns,
+                sheet=sheet,
+                dry_run=dry_run,
+                on_progress=progress,
+            )
+        except FileImportError as exc:
+            raise ToolError(str(exc)) from exc
+    return FileImportResult(**dict(report), sandbox=state.sandbox)
 
 
 # ----------------------------------------------------------------------------- the registry
@@ -583,6 +627,11 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         add_phones_to_group,
         "Add contacts to a group",
+        ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
+    ),
+    ToolSpec(
+        add_phones_from_file,
+        "Add contacts from a file",
         ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
     ),
     ToolSpec(list_groups, "List contact groups", READ_ONLY),

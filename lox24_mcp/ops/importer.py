@@ -7,15 +7,18 @@ point (client gone, process killed, an answer lost) can simply be run again with
 arrived the first time is skipped, and every valid number ends up in the group once, whether or not LOX24
 would refuse a number it already has (it does not document which).
 
-Normalisation runs on a worker thread one slice ahead of the senders, so it overlaps the network.
+The contacts come from a list (`add_phones_to_group`) or from a source that yields slices as it reads
+them (a file, `add_phones_from_file`): either way, reading and normalisation run on a worker thread one
+slice ahead of the senders, so they overlap the network, and a source is never held in memory whole.
 Every input entry ends in exactly one bucket: created, already_in_group, new (dry run), rejected,
 invalid, duplicate or unknown.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,7 +40,7 @@ from lox24_mcp.lox24.errors import (
     PermissionDeniedError,
     RateLimitError,
 )
-from lox24_mcp.lox24.models import PhoneEntry
+from lox24_mcp.lox24.models import GroupContacts, PhoneEntry
 from lox24_mcp.lox24.phones import InvalidPhoneError, to_e164
 
 logger = logging.getLogger(__name__)
@@ -85,13 +88,49 @@ class ImportReport(BaseModel):
     already_in_group: int = 0
     new: int = Field(default=0, description="dry_run: would be added")
     rejected: int = Field(description="Not added: refused by LOX24 or never sent")
-    invalid: int = Field(description="Not a valid number")
+    invalid: int
     duplicates: int = Field(description="Repeats within this call")
     unknown: int = Field(description="Sent, no answer: re-run to finish")
     contacts: list[str] | None = Field(default=None, description="Up to 20: 'input → E.164: outcome'")
     problems: list[ImportProblem] = Field(description="First 50 not created")
     problems_total: int
     message: str = ""
+
+
+@dataclass
+class ContactSlice:
+    """Consecutive contacts from a source, with what problems should call each one.
+
+    `indexes[i]` labels `entries[i]`: its 0-based position in a list, or its row number in a file.
+    `refused` holds entries the source could not turn into a contact (index, raw value, reason); they
+    are counted as invalid. `rows` is how many input rows the slice covers.
+    """
+
+    indexes: list[int]
+    entries: Sequence[Entry]
+    refused: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.indexes) + len(self.refused)
+
+
+class ImportInterruptedError(Lox24Error):
+    """The source failed part-way (the file changed or became unreadable); `report` counts what was done.
+
+    Everything read before the failure was sent and is accounted for in `report`.
+    """
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def list_source(entries: Sequence[Entry], size: int) -> Iterator[ContactSlice]:
+    """Slices of a list, labelled by position."""
+    for start in range(0, len(entries), size):
+        batch = entries[start : start + size]
+        yield ContactSlice(list(range(start, start + len(batch))), batch)
 
 
 @dataclass
@@ -107,17 +146,23 @@ class _Tally:
     counts: dict[Outcome, int] = field(
         default_factory=lambda: dict.fromkeys(("invalid", "duplicate", "rejected", "unknown"), 0)
     )
-    # Plain tuples (index, phone, outcome, reason): cheap even when all 50,000 entries fail.
+    # The MAX_PROBLEMS lowest indexes, as a max-heap of plain tuples (-index, phone, outcome, reason):
+    # memory stays bounded even when every row of a 100,000-row file fails.
     problems: list[tuple[int, str, Outcome, str]] = field(default_factory=list)
     already_in_group: int = 0
     new: int = 0
     done: int = 0
+    seen_entries: int = 0
     #: index → (input, E.164 or None, outcome) for imports of up to MAX_LISTED contacts; else None.
     listed: dict[int, tuple[str, str | None, ContactOutcome]] | None = None
 
     def problem(self, index: int, phone: str, outcome: Outcome, reason: str, e164: str | None = None) -> None:
         self.counts[outcome] += 1
-        self.problems.append((index, phone, outcome, reason))
+        item = (-index, phone, outcome, reason)
+        if len(self.problems) < MAX_PROBLEMS:
+            heapq.heappush(self.problems, item)
+        elif item[0] > self.problems[0][0]:
+            heapq.heapreplace(self.problems, item)
         self.note(index, phone, e164, outcome)
 
     def note(self, index: int, phone: str, e164: str | None, outcome: ContactOutcome) -> None:
@@ -143,8 +188,8 @@ class _Tally:
     def first_problems(self) -> list[ImportProblem]:
         """The problems of the lowest input indexes, whatever order the batches finished in."""
         return [
-            ImportProblem(index=i, phone=phone[:40], outcome=outcome, reason=reason[:300])
-            for i, phone, outcome, reason in sorted(self.problems, key=lambda p: p[0])[:MAX_PROBLEMS]
+            ImportProblem(index=-i, phone=phone[:40], outcome=outcome, reason=reason[:300])
+            for i, phone, outcome, reason in sorted(self.problems, key=lambda p: -p[0])
         ]
 
 
@@ -152,17 +197,25 @@ def _phone(entry: Entry) -> str:
     return entry if isinstance(entry, str) else entry.phone
 
 
-def _normalise_slice(
-    entries: Sequence[Entry], start: int, default_region: str | None
-) -> list[tuple[int, str | None, str]]:
-    """(index, E.164 or None, reason) for each entry; runs on a worker thread."""
-    out: list[tuple[int, str | None, str]] = []
-    for offset, entry in enumerate(entries):
+def _normalise_slice(piece: ContactSlice, default_region: str | None) -> list[tuple[str | None, str]]:
+    """(E.164 or None, reason) for each entry of the slice."""
+    out: list[tuple[str | None, str]] = []
+    for entry in piece.entries:
         try:
-            out.append((start + offset, to_e164(_phone(entry), default_region), ""))
+            out.append((to_e164(_phone(entry), default_region), ""))
         except InvalidPhoneError as exc:
-            out.append((start + offset, None, str(exc)))
+            out.append((None, str(exc)))
     return out
+
+
+def _next_normalised(
+    source: Iterator[ContactSlice], default_region: str | None
+) -> tuple[ContactSlice, list[tuple[str | None, str]]] | None:
+    """Read the next slice from the source and normalise it (on a worker thread); None at the end."""
+    piece = next(source, None)
+    if piece is None:
+        return None
+    return piece, _normalise_slice(piece, default_region)
 
 
 async def group_numbers(client: Lox24Client, group_id: int) -> set[str]:
@@ -172,8 +225,18 @@ async def group_numbers(client: Lox24Client, group_id: int) -> set[str]:
         GroupNotFoundError: LOX24 has no such group.
         Lox24Error: the group could not be read; the message says that nothing was sent.
     """
+    return {contact.e164 for contact in await read_group(client, group_id)}
+
+
+async def read_group(client: Lox24Client, group_id: int) -> GroupContacts:
+    """The group's contacts and column captions, from one request (LOX24's CSV export).
+
+    Raises:
+        GroupNotFoundError: LOX24 has no such group.
+        Lox24Error: the group could not be read; the message says that nothing was sent.
+    """
     try:
-        contacts = await client.group_contacts(group_id)
+        return await client.group_contacts(group_id)
     except NotFoundError as exc:
         raise GroupNotFoundError(group_id=group_id, request_id=exc.request_id) from None
     except Lox24Error as exc:
@@ -183,33 +246,52 @@ async def group_numbers(client: Lox24Client, group_id: int) -> set[str]:
             "already in it are not sent twice."
         )
         raise
-    return {contact.e164 for contact in contacts}
 
 
 async def import_phones(
     client: Lox24Client,
     group_id: int,
-    entries: Sequence[Entry],
+    entries: Sequence[Entry] | None,
     *,
+    source: Iterable[ContactSlice] | None = None,
     default_region: str | None = None,
     chunk_size: int = 500,
     concurrency: int = 4,
     on_progress: ProgressCallback | None = None,
     dry_run: bool = False,
+    existing: set[str] | None = None,
+    total: int | None = None,
+    label: str = "entry",
 ) -> ImportReport:
     """Add `entries` (`PhoneEntry` objects or bare numbers) to group `group_id` and account for every one.
 
-    First the group's numbers are read (one request); numbers already there are counted
-    `already_in_group` and not sent, which makes running the same import again safe. With `dry_run`
-    nothing is sent: the result counts what would be added as `new`.
+    First the group's numbers are read (one request) unless the caller passes them as `existing`;
+    numbers already there are counted `already_in_group` and not sent, which makes running the same
+    import again safe. With `dry_run` nothing is sent: the result counts what would be added as `new`.
+
+    The contacts are `entries`, a list, or (with `entries=None`) `source`, an iterable of `ContactSlice`s
+    read lazily one slice ahead of the senders on a worker thread (it may do blocking I/O). `total` is
+    the number of entries a source will yield, for progress; `label` is what an index is called in
+    reasons ("same number as row 7").
 
     Raises:
         GroupNotFoundError: LOX24 has no such group (nothing was created).
+        ImportInterruptedError: the source failed part-way; what was read was sent and is in its report.
         Lox24Error: the group's numbers could not be read (nothing was sent), or the first batch
             failed in a way every batch would (bad token, no access, IP blocked), so nothing was created.
     """
-    tally = _Tally(requested=len(entries), listed={} if len(entries) <= MAX_LISTED else None)
-    existing = await group_numbers(client, group_id)
+    inline = False
+    if entries is not None:
+        slices: Iterator[ContactSlice] = list_source(entries, chunk_size)
+        total = len(entries)
+        inline = len(entries) <= INLINE_SLICE  # ~1 ms of work: cheaper than the hop to a worker thread
+    elif source is not None:
+        slices = iter(source)
+    else:
+        raise TypeError("import_phones needs entries or a source")
+    tally = _Tally(requested=total or 0, listed={} if total is not None and total <= MAX_LISTED else None)
+    if existing is None:
+        existing = await group_numbers(client, group_id)
     progress_lock = anyio.Lock()
     fatal: list[Lox24Error] = []
 
@@ -217,7 +299,7 @@ async def import_phones(
         async with progress_lock:
             tally.done += step
             if on_progress is not None:
-                await on_progress(tally.done, tally.requested, note)
+                await on_progress(tally.done, max(tally.requested, tally.seen_entries), note)
 
     async def send(chunk: _Chunk) -> None:
         if fatal:
@@ -252,7 +334,7 @@ async def import_phones(
                 await send(chunk)
 
     send_stream, receive_stream = anyio.create_memory_object_stream[_Chunk](max_buffer_size=concurrency)
-    seen: set[str] = set()
+    interrupted: str | None = None
     first_seen: dict[str, int] = {}
     async with anyio.create_task_group() as tg:
         for _ in range(0 if dry_run else concurrency):
@@ -260,36 +342,41 @@ async def import_phones(
         receive_stream.close()
         async with send_stream:
             pending = _Chunk([], [])
-            for start in range(0, len(entries), chunk_size):
-                batch = entries[start : start + chunk_size]
-                if len(batch) <= INLINE_SLICE:  # ~1 ms of work: cheaper than the hop to a worker thread
-                    normalised = _normalise_slice(batch, start, default_region)
-                else:
-                    normalised = await anyio.to_thread.run_sync(_normalise_slice, batch, start, default_region)
-                skipped = 0
-                for (index, e164, reason), entry in zip(normalised, batch, strict=True):
+            while True:
+                try:
+                    if inline:
+                        step = _next_normalised(slices, default_region)
+                    else:
+                        step = await anyio.to_thread.run_sync(_next_normalised, slices, default_region)
+                except (OSError, ValueError) as exc:  # a source's read failed: send what was read, then say so
+                    interrupted = str(exc) or type(exc).__name__
+                    break
+                if step is None:
+                    break
+                piece, normalised = step
+                tally.seen_entries += piece.rows
+                skipped = len(piece.refused)
+                for index, raw, reason in piece.refused:
+                    tally.problem(index, raw, "invalid", reason)
+                for index, (e164, reason), entry in zip(piece.indexes, normalised, piece.entries, strict=True):
                     if e164 is None:
                         tally.problem(index, _phone(entry), "invalid", reason)
                         skipped += 1
-                    elif e164 in seen:
-                        tally.problem(
-                            index, _phone(entry), "duplicate", f"same number as entry {first_seen[e164]}", e164
-                        )
+                    elif e164 in first_seen:
+                        reason = f"same number as {label} {first_seen[e164]}"
+                        tally.problem(index, _phone(entry), "duplicate", reason, e164)
                         skipped += 1
                     elif e164 in existing:
                         tally.already_in_group += 1
                         tally.note(index, _phone(entry), e164, "already_in_group")
-                        seen.add(e164)
                         first_seen[e164] = index
                         skipped += 1
                     elif dry_run:
                         tally.new += 1
                         tally.note(index, _phone(entry), e164, "new")
-                        seen.add(e164)
                         first_seen[e164] = index
                         skipped += 1
                     else:
-                        seen.add(e164)
                         first_seen[e164] = index
                         tally.note(index, _phone(entry), e164, "unknown")  # until its batch is answered
                         pending.indexes.append(index)
@@ -311,7 +398,7 @@ async def import_phones(
     counts = tally.counts
     result = ImportReport(
         group_id=group_id,
-        requested=tally.requested,
+        requested=tally.seen_entries,
         created=tally.created,
         already_in_group=tally.already_in_group,
         new=tally.new,
@@ -334,7 +421,14 @@ async def import_phones(
     )
     if accounted != result.requested:  # an invariant: a bug here must never pass silently
         raise RuntimeError(f"import accounting is off: {accounted} accounted for, {result.requested} requested")
-    return result.model_copy(update={"message": summarise(result, dry_run=dry_run)})
+    result = result.model_copy(update={"message": summarise(result, dry_run=dry_run)})
+    if interrupted is not None:
+        raise ImportInterruptedError(
+            f"Reading the contacts failed part-way ({interrupted[:200]}) after {result.requested} entries. "
+            f"{result.message}",
+            result,
+        )
+    return result
 
 
 def summarise(result: ImportReport, *, dry_run: bool = False) -> str:

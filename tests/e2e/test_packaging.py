@@ -44,12 +44,12 @@ def test_the_bundle_runs_frozen_from_uv_lock_and_offers_the_settings_people_need
     assert 'name = "lox24-mcp"' in (ROOT / "uv.lock").read_text(encoding="utf-8")
     settings = MANIFEST["user_config"]
     assert settings["sandbox"]["type"] == "boolean" and settings["sandbox"]["default"] is False
-    assert settings["import_dir"]["type"] == "directory"
+    assert settings["directory"]["type"] == "directory"
     assert {"timezone", "confirm", "api_token"} <= set(settings)
     assert settings["api_token"]["required"] is False  # the sandbox needs none
     env = config["env"]
     assert env["LOX24_MCP_SANDBOX"] == "${user_config.sandbox}"
-    assert env["LOX24_MCP_IMPORT_DIRS"] == "${user_config.import_dir}"
+    assert env["LOX24_MCP_IMPORT_DIRS"] == "${user_config.directory}"
     assert env["LOX24_MCP_TIMEZONE"] == "${user_config.timezone}"
     assert env["LOX24_MCP_CONFIRM"] == "${user_config.confirm}"
     assert set(env) <= {v["name"] for v in SERVER["packages"][0]["environmentVariables"]}
