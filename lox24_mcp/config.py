@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from lox24_mcp.lox24.client import DEFAULT_BASE_URL
 from lox24_mcp.lox24.times import InvalidZoneError, load_zone, machine_zone
@@ -39,6 +41,26 @@ ENV_VARS: dict[str, str] = {
 }
 
 
+#: What each variable accepts, in one phrase: used in error messages, and the README's table says the same.
+ENV_LIMITS: dict[str, str] = {
+    "LOX24_API_TOKEN": "must look like <clientId>:<apiKey>, without spaces or line breaks",
+    "LOX24_BASE_URL": "must be an http(s):// URL with a host, a port from 1 to 65535 if any, and no user:password",
+    "LOX24_TIMEOUT": "must be a number of seconds, more than 0 and at most 300",
+    "LOX24_MCP_CONFIRM": "must be auto, human, elicit, token or off (any case)",
+    "LOX24_MCP_SECRET": "must be at least 16 bytes of UTF-8 text",
+    "LOX24_MCP_TOKEN_TTL": "must be a whole number of seconds from 30 to 3600",
+    "LOX24_MCP_HTTP_TOKEN": "must be printable ASCII without spaces; 16+ characters to guard a non-loopback bind",
+    "LOX24_MCP_LOG_LEVEL": "must be DEBUG, INFO, WARNING or ERROR (any case)",
+    "LOX24_MCP_IMPORT_DIRS": "must be folder paths separated by the OS path separator (: or ;)",
+    "LOX24_MCP_TIMEZONE": "must be an IANA zone name such as Europe/Berlin",
+    "LOX24_MCP_AUDIT_LOG": "must be a file path the server can append to",
+}
+#: Shortest `LOX24_MCP_SECRET`, in bytes: the HMAC key of every confirmation token.
+MIN_SECRET_BYTES = 16
+#: Shortest `LOX24_MCP_HTTP_TOKEN` accepted to guard a bind beyond loopback.
+MIN_HTTP_TOKEN_CHARS = 16
+
+
 class ConfigError(Exception):
     """The environment does not describe a usable configuration; the message names the variable."""
 
@@ -52,7 +74,9 @@ class Settings(BaseModel):
         default=None, description="LOX24 API token `<clientId>:<apiKey>` (account.lox24.eu → Settings → API)."
     )
     base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s]+$")
-    timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds to wait for LOX24 to answer.")
+    timeout: float = Field(
+        default=30.0, gt=0, le=300, allow_inf_nan=False, description="Seconds to wait for LOX24 to answer."
+    )
     confirm: ConfirmPolicy = Field(
         default="auto", description="How cancel_pending_sms gets the user's yes (`elicit` is an alias of `human`)."
     )
@@ -126,9 +150,55 @@ class Settings(BaseModel):
         if not isinstance(raw, str):
             return value
         raw = raw.strip()
-        if not re.fullmatch(r"[^\s:]+:[^\s]+", raw):
+        if not re.fullmatch(r"[^\s:]+:[^\s]+", raw) or not raw.isprintable():
             raise ValueError("must look like <clientId>:<apiKey>, without spaces or line breaks")
         return SecretStr(raw)
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _secret_length(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and len(raw.encode("utf-8", "surrogatepass")) < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("http_token", mode="before")
+    @classmethod
+    def _http_token_shape(cls, value: object) -> object:
+        """Strip a trailing CR/LF or spaces (every request would 401 otherwise); refuse what no header can carry."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        raw = raw.strip()
+        if not re.fullmatch(r"[\x21-\x7e]+", raw):
+            raise ValueError("must be printable ASCII without spaces (it is sent as `Authorization: Bearer <token>`)")
+        return SecretStr(raw)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_parts(cls, value: str) -> str:
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 (raises ValueError for a port outside 0-65535 or not a number)
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
+        if parts.port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain user:password (it would appear in error messages); use LOX24_API_TOKEN")
+        if not parts.hostname:
+            raise ValueError("must name a host, e.g. https://api.lox24.eu")
+        return value
+
+    @field_validator("confirm", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -138,11 +208,32 @@ class Settings(BaseModel):
             ConfigError: a variable holds a value that cannot be used; its value is not repeated.
         """
         env = os.environ if environ is None else environ
-        values = {field: env[var] for var, field in ENV_VARS.items() if env.get(var, "").strip()}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            field_to_var = {field: var for var, field in ENV_VARS.items()}
-            bad = sorted({field_to_var.get(str(err["loc"][0]), str(err["loc"][0])) for err in exc.errors()})
-            reasons = "; ".join(f"{field_to_var.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid configuration in {', '.join(bad)} ({reasons})") from None
+        values: dict[str, str] = {}
+        problems: list[str] = []
+        for var, field in ENV_VARS.items():
+            value = env.get(var, "")
+            try:
+                value.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates (surrogateescape)
+            except UnicodeEncodeError:
+                problems.append(f"{var}: is not valid UTF-8 text")
+                continue
+            if value.strip():
+                values[field] = value
+        if not problems:
+            try:
+                return cls.model_validate(values)
+            except ValidationError as exc:
+                problems = [_problem(err) for err in exc.errors()]
+        names = sorted({problem.split(":", 1)[0] for problem in problems})
+        raise ConfigError(f"invalid configuration in {', '.join(names)} ({'; '.join(dict.fromkeys(problems))})")
+
+
+_FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}
+
+
+def _problem(error: ErrorDetails) -> str:
+    """`<VARIABLE> <what is allowed>` for one validation error, without the value."""
+    var = _FIELD_TO_VAR.get(str(error["loc"][0]), str(error["loc"][0]))
+    if error["type"] == "value_error":  # our own validators: a specific sentence
+        return f"{var}: {str(error['msg']).removeprefix('Value error, ')}"
+    return f"{var}: {ENV_LIMITS.get(var, 'is not valid')}"

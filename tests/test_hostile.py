@@ -28,7 +28,15 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
-from lox24_mcp.lox24.models import DLR_CODES, ISO2_CODES, MAX_UNIX, STATUS_CODES, SmsFilters
+from lox24_mcp.lox24.models import (
+    DLR_CODES,
+    ISO2_CODES,
+    MAX_UNIX,
+    MIN_UNIX,
+    STATUS_CODES,
+    SmsFilters,
+    invisible_character,
+)
 from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, RecordedRequest, SandboxServer, SandboxState
 
@@ -97,7 +105,7 @@ def value_problem(name: str, value: str) -> str | None:
         "is_unicode": lambda v: v in ("0", "1"),
     }
     if name in TIMES:
-        good = _int(value, 0, MAX_UNIX)
+        good = _int(value, MIN_UNIX, MAX_UNIX)
     elif name in COUNTS:
         good = _int(value, 0, 1_000_000)
     else:
@@ -329,9 +337,9 @@ def ranged(bound: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 _UUIDS = st.uuids().map(str) | st.just("5b1d2c3e-4f50-4a6b-9c7d-8e9f0a1b2c3d")
 _TIMES = (
-    st.integers(0, MAX_UNIX)
+    st.integers(MIN_UNIX, MAX_UNIX)  # (numbers before 2000 are refused: tests/lox24/test_invisible_characters.py)
     | st.datetimes(
-        min_value=datetime(1970, 1, 2),  # naive bounds; naive values are read as UTC
+        min_value=datetime(1995, 1, 2),  # naive bounds; naive values are read as UTC; before 2000 is refused
         max_value=datetime(2099, 12, 30),
         timezones=st.none() | st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-11))]),
     ).map(lambda d: d.isoformat())
@@ -394,13 +402,16 @@ CANCEL_ARGS: dict[str, st.SearchStrategy[Any]] = {
     "confirmation_token": st.none() | _TOKENS,
     "is_sent": st.booleans(),  # not an argument of this tool: must be refused
 }
+# Mostly visible text (a contact list is mostly fine); control/format characters get the whole call refused.
+_VISIBLE_TEXT = st.text(st.characters(exclude_categories=("Cc", "Cf", "Zl", "Zp", "Cs")), max_size=40)
 _PHONES = (
     st.sampled_from(["+4915112345678", "0151 1234 5679", "+43 664 1234567", "004915122334455", "+1 202 555 0143"])
     | st.from_regex(r"\+49151[0-9]{8}", fullmatch=True)
-    | st.text(max_size=40)
-    | st.sampled_from(INJECTIONS)
+    | _VISIBLE_TEXT
+    | st.sampled_from([v for v in INJECTIONS if invisible_character(v) is None])
 )
-_TEXTS = st.text(max_size=40) | st.sampled_from(INJECTIONS)
+# (Contact fields with invisible characters are refused whole: tests/lox24/test_invisible_characters.py.)
+_TEXTS = _VISIBLE_TEXT | st.sampled_from([v for v in INJECTIONS if invisible_character(v) is None])
 _ENTRY = st.fixed_dictionaries(
     {"phone": _PHONES}, optional={"a": _TEXTS, "b": _TEXTS, "e": _TEXTS, "callback_data": _TEXTS}
 )
@@ -466,7 +477,7 @@ def test_search_sms_survives_anything_and_sends_only_what_was_asked(
 ) -> None:
     tally = Tally()
 
-    @settings(HOSTILE, max_examples=60)
+    @settings(HOSTILE, max_examples=80)
     @given(arguments(SEARCH_ARGS))
     def run(args: dict[str, Any]) -> None:
 
@@ -493,8 +504,8 @@ def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
     tally = Tally()
     before = {s["uuid"]: s["status_code"] for s in hostile[0].state.all_sms()}
 
-    @settings(HOSTILE, max_examples=60)
-    @given(cancel_arguments())
+    @settings(HOSTILE, max_examples=100)
+    @given(arguments(CANCEL_ARGS, most=3))
     def run(args: dict[str, Any]) -> None:
 
         async def check() -> None:
@@ -513,7 +524,12 @@ def test_cancel_pending_sms_survives_anything_and_never_cancels_unconfirmed(
                     continue  # a look-alike search (ops/summary.py): read-only, not what is confirmed
                 assert any(k in ("created_at[lt]", "created_at[lte]", "created_at") for k, _ in sent)
                 bounded = {"created_at", "is_sent", "status_code"}
-                own = [p for p in expected_filter_pairs(args) if p[0].split("[")[0] not in bounded]
+                # The preview pages through in its own order (created_at) to count; the filters are the user's.
+                own = [
+                    p
+                    for p in expected_filter_pairs(args)
+                    if p[0].split("[")[0] not in bounded and not p[0].startswith("_order")
+                ]
                 assert set(own) <= set(sent), (own, sent)
 
         anyio.run(check)
@@ -528,7 +544,7 @@ def test_add_phones_to_group_survives_anything_and_sends_only_valid_contacts(
 ) -> None:
     tally = Tally()
 
-    @settings(HOSTILE, max_examples=50)
+    @settings(HOSTILE, max_examples=70)
     @given(add_arguments())
     def run(args: dict[str, Any]) -> None:
         async def check() -> None:

@@ -8,6 +8,7 @@ query parameters (PHP-style lists, `field[op]` ranges, unix seconds, `1`/`0` boo
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     model_validator,
 )
@@ -71,7 +73,45 @@ MAX_ID = 2**63 - 1
 #: Latest timestamp accepted (2100-01-01T00:00:00Z); anything later is a typo.
 MAX_UNIX = 4_102_444_800
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters
+#: Earliest timestamp accepted (2000-01-01T00:00:00Z): a smaller number is a typo or a date written as
+#: digits (`20991231` would be 1970-08-31), never a time LOX24 has SMS for.
+MIN_UNIX = 946_684_800
+
+#: Unicode categories refused in every filter and contact field: control characters (Cc: NUL, CR, LF…),
+#: format characters (Cf: bidi overrides U+202A-U+202E, U+2066-U+2069, zero-width space…), line and
+#: paragraph separators (Zl U+2028, Zp U+2029) and lone surrogates (Cs, which cannot be sent as UTF-8).
+#: They are invisible or move text around, so a value carrying them can forge lines or reverse text
+#: in a confirmation dialog, and would be stored in contact fields that feed SMS templates.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+#: Format characters that real text needs: the zero-width (non-)joiners of Persian and Indic scripts and of
+#: emoji sequences. They cannot break a line or reorder text.
+ALLOWED_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})
+
+
+def invisible_character(value: str) -> str | None:
+    """The first refused character of `value` (see `INVISIBLE_CATEGORIES`), or None."""
+    if value.isprintable():  # every refused category is non-printable: the common case costs one C call
+        return None
+    for char in value:
+        if unicodedata.category(char) in INVISIBLE_CATEGORIES and char not in ALLOWED_FORMAT_CHARACTERS:
+            return char
+    return None
+
+
+def _visible(value: Any, info: ValidationInfo) -> Any:
+    """Refuse strings with control, format or separator characters, naming the field and the character."""
+    if isinstance(value, str) and (char := invisible_character(value)) is not None:
+        name = unicodedata.name(char, "a control character")
+        where = f"{info.field_name} " if info.field_name else ""
+        raise ValueError(
+            f"{where}contains U+{ord(char):04X} ({name}) at position {value.index(char) + 1}: control "
+            "characters, format characters and line separators are not allowed; remove it"
+        )
+    return value
+
+
+#: Applied to every string a filter or contact field accepts, before any other check.
+Visible = BeforeValidator(_visible)
 
 
 def _to_unix(value: Any) -> Any:
@@ -80,15 +120,19 @@ def _to_unix(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a timestamp must be unix seconds or an ISO 8601 date-time, not a boolean")
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int):
+        return _unix_seconds(value)
     if isinstance(value, str):
         text = value.strip()
         # Unix seconds have 9-10 digits for any date since 1973; "20261124" is an ISO basic date.
         if re.fullmatch(r"\d{9,10}", text):
-            return int(text)
+            return _unix_seconds(int(text))
         try:
-            return times.parse_time(text)
+            return _since_2000(times.parse_time(text), text)
         except ValueError as exc:
+            if "before 2000-01-01" in str(exc):
+                raise
             if "does not exist" in str(exc):
                 raise
             raise ValueError(
@@ -96,17 +140,34 @@ def _to_unix(value: Any) -> Any:
                 "time, 2026-11-24T08:00:00+01:00, or a date 2026-11-24)"
             ) from None
     if isinstance(value, datetime):
-        return times.local_to_unix(value)
+        return _since_2000(times.local_to_unix(value), value)
     if isinstance(value, date):
-        return times.day_bounds(value)[0]
+        return _since_2000(times.day_bounds(value)[0], value)
     return value
+
+
+def _unix_seconds(value: int) -> int:
+    """A number given as a timestamp is unix seconds; before 2000 it is a typo, not a 1970 date."""
+    if value < MIN_UNIX:
+        raise ValueError(
+            f"{value} is not a plausible time: as unix seconds it is before 2000-01-01. Write dates as "
+            "ISO 8601 text, e.g. '2099-12-31' or '2026-11-24T08:00:00+01:00', or give unix seconds"
+        )
+    return value
+
+
+def _since_2000(seconds: int, written: object) -> int:
+    """A date before 2000 is refused in any notation, so a validated value validates again unchanged."""
+    if seconds < MIN_UNIX:
+        raise ValueError(f"{str(written)[:40]!r} is before 2000-01-01: LOX24 has no SMS that old; give a later date")
+    return seconds
 
 
 def _day_to_range(value: Any) -> Any:
     """A date alone (`"2026-12-01"`) as a time filter means that local day: `{gte: midnight, lt: next midnight}`."""
     if times.is_date_only(value):
         start, end = times.day_bounds(value)
-        return {"gte": start, "lt": end}
+        return {"gte": _since_2000(start, value), "lt": end}
     if isinstance(value, list | tuple) and any(times.is_date_only(v) for v in value):
         raise ValueError(
             "a list takes exact times; for a whole day give the date alone ('2026-12-01'), for several days a "
@@ -126,7 +187,7 @@ def _day_bounds_in_range(value: Any) -> Any:
     for op, bound in value.items():
         if times.is_date_only(bound):
             start, end = times.day_bounds(bound)
-            out[op] = start if op in ("gte", "lt") else end - 1
+            out[op] = _since_2000(start, bound) if op in ("gte", "lt") else _since_2000(end, bound) - 1
     return out
 
 
@@ -146,21 +207,16 @@ def _iso2(value: str) -> str:
     return code
 
 
-def _no_control(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
 Timestamp = Annotated[
     int,
     BeforeValidator(_to_unix),
+    Visible,
     Field(ge=0, le=MAX_UNIX),
     WithJsonSchema({"type": ["integer", "string"], "description": "unix s, ISO 8601 (local if no offset) or date"}),
 ]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
-Iso2 = Annotated[str, BeforeValidator(_upper), AfterValidator(_iso2)]
-CallbackData = Annotated[str, Field(min_length=1, max_length=36), AfterValidator(_no_control)]
+Iso2 = Annotated[str, BeforeValidator(_upper), Visible, AfterValidator(_iso2)]
+CallbackData = Annotated[str, Field(min_length=1, max_length=36), Visible]
 KeyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
@@ -235,7 +291,8 @@ _INTS = WithJsonSchema({"type": ["integer", "array"], "items": {"type": "integer
 # Ranges are objects {gt, gte, lt, lte}; the field descriptions say so, and validation checks the keys.
 _TIMES = WithJsonSchema({"type": ["integer", "string", "array", "object"], "items": {"type": ["integer", "string"]}})
 _COUNTS = WithJsonSchema({"type": ["integer", "array", "object"], "items": {"type": "integer"}})
-Uuids: TypeAlias = Annotated[Annotated[UUID, Tag("one")] | Annotated[list[UUID], _MANY, Tag("many")], _OneOrMany, _STRS]
+Uuid = Annotated[UUID, Visible]
+Uuids: TypeAlias = Annotated[Annotated[Uuid, Tag("one")] | Annotated[list[Uuid], _MANY, Tag("many")], _OneOrMany, _STRS]
 Iso2s: TypeAlias = Annotated[Annotated[Iso2, Tag("one")] | Annotated[list[Iso2], _MANY, Tag("many")], _OneOrMany, _STRS]
 CallbackDatas: TypeAlias = Annotated[
     Annotated[CallbackData, Tag("one")] | Annotated[list[CallbackData], _MANY, Tag("many")], _OneOrMany, _STRS
@@ -277,12 +334,13 @@ def _phone_part(value: object) -> object:
 PhonePart = Annotated[
     str,
     BeforeValidator(_phone_part),
+    Visible,  # (runs first: before-validators run from the last one written)
     Field(min_length=1, max_length=16, pattern=r"^\+?[0-9]+$"),
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 40}),
 ]
-TextPart = Annotated[str, Field(min_length=1, max_length=1530), AfterValidator(_no_control)]
-SenderPart = Annotated[str, Field(min_length=1, max_length=16), AfterValidator(_no_control)]
-IpPart = Annotated[str, Field(min_length=1, max_length=45, pattern=r"^[0-9A-Fa-f.:]+$")]
+TextPart = Annotated[str, Field(min_length=1, max_length=1530), Visible]
+SenderPart = Annotated[str, Field(min_length=1, max_length=16), Visible]
+IpPart = Annotated[str, Field(min_length=1, max_length=45, pattern=r"^[0-9A-Fa-f.:]+$"), Visible]
 
 
 class SmsFilters(BaseModel):
@@ -409,7 +467,7 @@ RANGE_FIELDS: frozenset[str] = frozenset(
 )
 
 
-CustomField = Annotated[str, Field(max_length=1530)]
+CustomField = Annotated[str, Field(max_length=1530), Visible]
 
 
 class PhoneEntry(BaseModel):
@@ -417,13 +475,15 @@ class PhoneEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    phone: str = Field(min_length=1, max_length=40, description="E.164, or national with default_region")
+    phone: Annotated[str, Visible] = Field(
+        min_length=1, max_length=40, description="E.164, or national with default_region"
+    )
     a: CustomField | None = _opt("a-e: see list_groups columns")
     b: CustomField | None = _opt()
     c: CustomField | None = _opt()
     d: CustomField | None = _opt()
     e: CustomField | None = _opt()
-    callback_data: Annotated[str, Field(max_length=36)] | None = _opt()
+    callback_data: Annotated[str, Field(max_length=36), Visible] | None = _opt()
 
     def wire(self, phone: str) -> dict[str, str]:
         """The JSON object LOX24 receives, with `phone` replaced by its normalised form."""

@@ -14,7 +14,9 @@ import re
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
-    from phonenumbers import PhoneMetadata, PhoneNumberDesc
+    from types import ModuleType
+
+    from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc
 
 # `phonenumbers` (~20 ms to import) is imported on the first import call, not at server start-up.
 
@@ -45,12 +47,12 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
 
 
 def _parsed_e164(text: str, default_region: str | None) -> str:
-    """The general path: `phonenumbers.parse`, then `is_valid_number`."""
+    """The general path: `phonenumbers.parse`, then `is_valid_number`, then the country-code check below."""
     import phonenumbers  # deferred: see above
-    from phonenumbers import NumberParseException, PhoneNumberFormat
+    from phonenumbers import CountryCodeSource, NumberParseException, PhoneNumberFormat
 
     try:
-        number = phonenumbers.parse(text, default_region)
+        number = phonenumbers.parse(text, default_region, keep_raw_input=True)
     except NumberParseException as exc:
         if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and not text.startswith("+"):
             raise InvalidPhoneError(
@@ -63,11 +65,54 @@ def _parsed_e164(text: str, default_region: str | None) -> str:
             NumberParseException.TOO_LONG: "too long",
         }
         raise InvalidPhoneError(reasons.get(exc.error_type, "not a phone number")) from None
-    if not phonenumbers.is_valid_number(number):
+    valid = phonenumbers.is_valid_number(number)
+    if number.country_code_source == CountryCodeSource.FROM_DEFAULT_COUNTRY:
+        # Read as a national number of `default_region`. If the digits start with the region's own country
+        # code, they may also be that country's number written internationally without `+` (LOX24 reads
+        # `491701234567` as +49 170…): `parse` only considers that when the national reading does not even
+        # fit the region's number pattern, and DE's pattern fits almost anything, so `4915112345678` would
+        # become +49 4915 112345678, another (valid-looking) number.
+        international = _international_reading(text, number, phonenumbers)
+        if international is not None:
+            national = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            if not valid or not _written_as_national(text, number, phonenumbers):
+                return international
+            if international != national:
+                raise InvalidPhoneError(
+                    f"ambiguous: it could be {mask(international)} (country code {number.country_code} written "
+                    f"without +) or the national number {mask(national)}; write it with + and the country code"
+                )
+    if not valid:
         region = phonenumbers.region_code_for_number(number)
         where = f" for {region}" if region and region != "ZZ" else ""
         raise InvalidPhoneError(f"not a valid number{where}")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def _international_reading(text: str, national: PhoneNumber, phonenumbers: ModuleType) -> str | None:
+    """The E.164 form of `text` read as `+<digits>` when its digits start with the country code of
+    `national` (the region's reading) and that reading is a valid number; else None."""
+    digits = _NOT_DIGIT.sub("", text)
+    if not digits.startswith(str(national.country_code)) or not _PLAIN.fullmatch(text) or text.startswith("+"):
+        return None
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != national.country_code or not phonenumbers.is_valid_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _written_as_national(text: str, number: PhoneNumber, phonenumbers: ModuleType) -> bool:
+    """True when `text` has the digits the region itself writes for `number` nationally.
+
+    Where the national form carries a trunk prefix (DE `0151…`, RU `8 9…`), digits without it that
+    start with the country code are no national number: they are the international form without `+`.
+    Where it carries none (IT, ES, DK, …), both readings are ordinary, and the caller reports it.
+    """
+    national_form = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return _NOT_DIGIT.sub("", national_form) == _NOT_DIGIT.sub("", text)
 
 
 def _plain_e164(text: str, default_region: str | None) -> str | None:
@@ -105,7 +150,7 @@ def _plain_e164(text: str, default_region: str | None) -> str | None:
             return None
         country_code = metadata.country_code
         if re.match(metadata.international_prefix, digits) or digits.startswith(str(country_code)):
-            return None  # an IDD prefix, or a country code written without `+`: parse's heuristics decide
+            return None  # an IDD prefix, or a country code written without `+`: `_parsed_e164` decides
         national = digits
     if metadata is None or len(national) < _MIN_NSN:
         return None

@@ -58,6 +58,6 @@ def test_an_unknown_zone_stops_the_server_with_one_line() -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        "lox24-mcp: invalid configuration in LOX24_MCP_TIMEZONE (LOX24_MCP_TIMEZONE: Value error, 'Europe/Berln' is "
+        "lox24-mcp: invalid configuration in LOX24_MCP_TIMEZONE (LOX24_MCP_TIMEZONE: 'Europe/Berln' is "
         "not an IANA time-zone name (e.g. Europe/Berlin, Europe/Vienna, UTC))"
     ]
