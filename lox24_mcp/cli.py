@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "sandbox-api":
         if args.sandbox or args.transport != "stdio" or args.allowed_host:
-            return _fail("sandbox-api takes only --host, --port, --latency and --latency-path")
+            return _fail("sandbox-api takes only --host and --port (and --latency, --latency-path)")
         if not 0 <= args.latency <= 60:
             return _fail("--latency must be between 0 and 60 seconds")
         port = DEFAULT_SANDBOX_API_PORT if args.port is None else args.port

@@ -54,6 +54,10 @@ ENV_LIMITS: dict[str, str] = {
     "LOX24_MCP_IMPORT_DIRS": "must be folder paths separated by the OS path separator (: or ;)",
     "LOX24_MCP_TIMEZONE": "must be an IANA zone name such as Europe/Berlin",
     "LOX24_MCP_AUDIT_LOG": "must be a file path the server can append to",
+    "LOX24_MCP_SANDBOX": "must be true or false",
+    "LOX24_MCP_CREDENTIALS": "must be server or client",
+    "LOX24_MCP_NEW_KEYS_PER_MINUTE": "must be a whole number from 0 to 3",
+    "LOX24_MCP_REPLICA_ID": "must be 1–16 of a–z and 0–9",
 }
 #: Shortest `LOX24_MCP_SECRET`, in bytes: the HMAC key of every confirmation token.
 MIN_SECRET_BYTES = 16
