@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Use this only in pipelines that approve cancellations elsewhere."
         )
 
-    # Start-up (importing the SDK, building the tool schemas) allocates ~130,000 objects that live as
+    # Start-up (importing the SDK, building the tool schemas) allocates objects that live as
     # long as the process; the cyclic GC would scan them again and again for nothing. Freeze them
     # instead, so later collections skip them.
     gc.disable()

@@ -284,7 +284,7 @@ async def import_phones(
     if entries is not None:
         slices: Iterator[ContactSlice] = list_source(entries, chunk_size)
         total = len(entries)
-        inline = len(entries) <= INLINE_SLICE  # ~1 ms of work: cheaper than the hop to a worker thread
+        inline = len(entries) <= INLINE_SLICE  # little work: cheaper than the hop to a worker thread
     elif source is not None:
         slices = iter(source)
     else:
