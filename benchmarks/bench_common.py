@@ -144,7 +144,7 @@ def console_script(name: str = "lox24-mcp") -> str:
 
 def child_env(**extra: str) -> dict[str, str]:
     """This process's environment without any LOX24_* variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOX24_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOX24_", "OTEL_"))}
     env.update(extra)
     return env
 

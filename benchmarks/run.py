@@ -24,6 +24,7 @@ import bench_cold_start
 import bench_context_cost
 import bench_file_import
 import bench_http_load
+import bench_teams
 import bench_xlsx_readers
 from bench_common import Row, format_table, say
 
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "context-cost": bench_context_cost.main,
     "file-import": bench_file_import.main,
     "http-load": bench_http_load.main,
+    "teams": bench_teams.main,
     "xlsx-readers": bench_xlsx_readers.main,
 }
 

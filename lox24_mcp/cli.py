@@ -89,6 +89,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="public host name clients use (HTTP beyond loopback; keeps DNS-rebinding protection on)",
     )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="sandbox-api: answer requests whose path starts with --latency-path this much later (tests, demos)",
+    )
+    parser.add_argument(
+        "--latency-path", action="append", default=[], metavar="PREFIX", help="sandbox-api: default every path"
+    )
     return parser
 
 
@@ -125,10 +135,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "sandbox-api":
         if args.sandbox or args.transport != "stdio" or args.allowed_host:
-            return _fail("sandbox-api takes only --host and --port")
-        return _serve_sandbox_api(args.host, DEFAULT_SANDBOX_API_PORT if args.port is None else args.port)
+            return _fail("sandbox-api takes only --host and --port (and --latency, --latency-path)")
+        if not 0 <= args.latency <= 60:
+            return _fail("--latency must be between 0 and 60 seconds")
+        port = DEFAULT_SANDBOX_API_PORT if args.port is None else args.port
+        return _serve_sandbox_api(args.host, port, args.latency, tuple(args.latency_path))
+    if args.latency or args.latency_path:
+        return _fail("--latency and --latency-path are options of sandbox-api")
 
-    if not args.sandbox and settings.api_token is None:
+    use_sandbox = args.sandbox or settings.sandbox
+    callers_bring_tokens = settings.credentials == "client" and args.transport == "http"
+    if not use_sandbox and settings.api_token is None and not callers_bring_tokens:
+        if settings.credentials == "client":
+            return _fail(
+                "LOX24_API_TOKEN is not set: LOX24_MCP_CREDENTIALS=client takes each caller's token over HTTP, "
+                "but stdio has no headers and uses LOX24_API_TOKEN."
+            )
         return _fail("LOX24_API_TOKEN is not set (format <clientId>:<apiKey>); or run `lox24-mcp --sandbox` to try it.")
     if settings.confirm == "off":
         logger.warning(
@@ -136,14 +158,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Use this only in pipelines that approve cancellations elsewhere."
         )
 
-    # Start-up (importing the SDK, building the tool schemas) allocates ~130,000 objects that live as
+    # Start-up (importing the SDK, building the tool schemas) allocates objects that live as
     # long as the process; the cyclic GC would scan them again and again for nothing. Freeze them
     # instead, so later collections skip them.
     gc.disable()
     from lox24_mcp.mcp.app import create_server
+    from lox24_mcp.telemetry import configure_tracing
+
+    logger.info("%s", configure_tracing())
 
     sandbox = None
-    if args.sandbox:
+    if use_sandbox:
         from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
 
         sandbox = SandboxServer().start()
@@ -158,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.warning("sandbox mode: a built-in LOX24-compatible API at %s with demo data; no real SMS", sandbox.url)
     try:
         try:
-            server = create_server(settings, sandbox=args.sandbox)
+            server = create_server(settings, sandbox=use_sandbox)
         except OSError as exc:
             return _fail(
                 f"LOX24_MCP_AUDIT_LOG cannot be appended to ({exc.strerror or exc}); fix the path or unset it."
@@ -166,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.freeze()
         gc.enable()
         if args.transport == "stdio":
-            return _serve_stdio(server, sandbox=args.sandbox)
+            return _serve_stdio(server, sandbox=use_sandbox)
         return _serve_http(server, args, settings)
     except KeyboardInterrupt:
         return 0
@@ -257,7 +282,14 @@ def _serve_http(server: MCPServer[Any], args: argparse.Namespace, settings: Sett
     from lox24_mcp.mcp.http_server import bind, raise_descriptor_limit, serve, url_for
 
     try:
-        app = build_http_app(server, host=args.host, http_token=settings.http_token, allowed_hosts=args.allowed_host)
+        app = build_http_app(
+            server,
+            host=args.host,
+            http_token=settings.http_token,
+            allowed_hosts=args.allowed_host,
+            replica_id=settings.replica_id,
+            caller_credentials=settings.credentials == "client",
+        )
     except BindRefusedError as exc:
         return _fail(str(exc))
     port = DEFAULT_PORT if args.port is None else args.port
@@ -273,11 +305,11 @@ def _serve_http(server: MCPServer[Any], args: argparse.Namespace, settings: Sett
     return 0
 
 
-def _serve_sandbox_api(host: str, port: int) -> int:
-    from lox24_mcp.sandbox import serve_forever
+def _serve_sandbox_api(host: str, port: int, latency: float = 0.0, latency_paths: tuple[str, ...] = ()) -> int:
+    from lox24_mcp.sandbox import Faults, SandboxState, serve_forever
 
     try:
-        serve_forever(host, port)
+        serve_forever(host, port, SandboxState(faults=Faults(latency=latency, only_paths=latency_paths)))
     except OSError as exc:
         return _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     return 0

@@ -34,6 +34,10 @@ ENV_VARS: dict[str, str] = {
     "LOX24_MCP_IMPORT_DIRS": "import_dirs",
     "LOX24_MCP_TIMEZONE": "timezone",
     "LOX24_MCP_AUDIT_LOG": "audit_log",
+    "LOX24_MCP_REPLICA_ID": "replica_id",
+    "LOX24_MCP_SANDBOX": "sandbox",
+    "LOX24_MCP_CREDENTIALS": "credentials",
+    "LOX24_MCP_NEW_KEYS_PER_MINUTE": "new_keys_per_minute",
 }
 
 
@@ -50,6 +54,10 @@ ENV_LIMITS: dict[str, str] = {
     "LOX24_MCP_IMPORT_DIRS": "must be folder paths separated by the OS path separator (: or ;)",
     "LOX24_MCP_TIMEZONE": "must be an IANA zone name such as Europe/Berlin",
     "LOX24_MCP_AUDIT_LOG": "must be a file path the server can append to",
+    "LOX24_MCP_SANDBOX": "must be true or false",
+    "LOX24_MCP_CREDENTIALS": "must be server or client",
+    "LOX24_MCP_NEW_KEYS_PER_MINUTE": "must be a whole number from 0 to 3",
+    "LOX24_MCP_REPLICA_ID": "must be 1–16 of a–z and 0–9",
 }
 #: Shortest `LOX24_MCP_SECRET`, in bytes: the HMAC key of every confirmation token.
 MIN_SECRET_BYTES = 16
@@ -94,6 +102,26 @@ class Settings(BaseModel):
     )
     audit_log: Path | None = Field(
         default=None, description="File that every destructive decision is appended to, one JSON line each."
+    )
+    sandbox: bool = Field(
+        default=False, description="Run against the built-in sandbox, like --sandbox (for the MCP Bundle's settings)."
+    )
+    credentials: Literal["server", "client"] = Field(
+        default="server",
+        description="Whose LOX24 token a request uses over HTTP: the server's (LOX24_API_TOKEN) or the caller's "
+        "(the X-LOX24-AUTH-TOKEN header of each request). stdio always uses the server's.",
+    )
+    new_keys_per_minute: int = Field(
+        default=3,
+        ge=0,
+        le=3,
+        description="With credentials=client: failed LOX24 logins this process may cause per minute (LOX24 blocks "
+        "the IP after more than 3); divide 3 among the processes sharing one IP.",
+    )
+    replica_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]{1,16}$",
+        description="This replica's name behind a load balancer; tags the session ids it mints (HTTP only).",
     )
 
     @field_validator("import_dirs", mode="before")

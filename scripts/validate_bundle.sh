@@ -4,6 +4,7 @@
 #   scripts/validate_bundle.sh                  # validates manifest.json at the repository root
 #   scripts/validate_bundle.sh path/to/manifest.json
 #   scripts/validate_bundle.sh --pack           # also packs a clean copy into a temporary .mcpb
+#   scripts/validate_bundle.sh --pack --out F   # ... and keeps it as F (.ci/run then runs it)
 #
 # From a fresh machine it needs bash, npm, timeout and flock (and git for --pack). It installs
 # mcpb (and a Node 22 binary from npm, when the system Node is older) into $LOX24_TOOLS_DIR
@@ -18,10 +19,18 @@ REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 MCPB_TIMEOUT="${MCPB_TIMEOUT:-120}" # seconds per mcpb command
 
 pack=false
+out=""
 manifest="$REPO/manifest.json"
-for arg in "$@"; do
+while [ $# -gt 0 ]; do
+  arg=$1
+  shift
   case "$arg" in
     --pack) pack=true ;;
+    --out)
+      [ $# -gt 0 ] || die "--out needs a file name"
+      out=$1
+      shift
+      ;;
     -h | --help)
       sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
       exit 0
@@ -68,4 +77,8 @@ if $pack; then
   echo "==> mcpb pack (a clean copy of the repository)"
   timeout "$MCPB_TIMEOUT" "${mcpb[@]}" pack "$scratch/src" "$scratch/out/lox24-mcp.mcpb" | tail -n 12
   timeout "$MCPB_TIMEOUT" "${mcpb[@]}" info "$scratch/out/lox24-mcp.mcpb"
+  if [ -n "$out" ]; then
+    cp "$scratch/out/lox24-mcp.mcpb" "$out"
+    echo "==> kept as $out"
+  fi
 fi

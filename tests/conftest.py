@@ -10,6 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 import httpx2
 import pytest
 from mcp.server import MCPServer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
@@ -73,6 +77,21 @@ async def client(sandbox: SandboxServer) -> AsyncIterator[Lox24Client]:
     """A LOX24 client for the `sandbox` fixture, with the fast retry policy."""
     async with httpx2.AsyncClient(timeout=5.0) as http:
         yield Lox24Client(SecretStr(DEMO_TOKEN), base_url=sandbox.url, http_client=http, retry=FAST_RETRY)
+
+
+_SPANS = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Finished OpenTelemetry spans of this test (the process-wide provider is set once: OTel allows no second)."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_SPANS))
+        trace.set_tracer_provider(provider)
+    _SPANS.clear()
+    yield _SPANS
+    _SPANS.clear()
 
 
 @pytest.fixture(autouse=True)

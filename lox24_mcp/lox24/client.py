@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ import anyio
 import httpx2
 from pydantic import SecretStr
 
+from lox24_mcp.lox24.credentials import CallerTokenRejectedError, LoginBudget, key_digest
 from lox24_mcp.lox24.errors import (
     AuthCooldownError,
     Lox24APIStatusError,
@@ -29,6 +30,7 @@ from lox24_mcp.lox24.errors import (
 from lox24_mcp.lox24.group_csv import GroupCsvError, parse_group_csv
 from lox24_mcp.lox24.models import BatchItemResult, Group, GroupContacts, Sms, SmsFilters, SmsPage
 from lox24_mcp.lox24.trace import note_request_id
+from lox24_mcp.lox24.tracing import note_retry, traced_request
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +73,18 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 
 class _TokenAuth(httpx2.Auth):
-    """Adds `X-LOX24-AUTH-TOKEN`. The only place the API token is ever unwrapped."""
+    """Adds `X-LOX24-AUTH-TOKEN`. The only place the API token is ever unwrapped.
 
-    def __init__(self, token: SecretStr) -> None:
+    With a `LoginBudget` (one tenant's key among many), a request is sent only when the budget
+    admits the key, and LOX24's verdict on it is reported back.
+    """
+
+    def __init__(self, token: SecretStr, budget: LoginBudget | None = None) -> None:
         self._token = token
+        self.budget = budget
+        #: What the 401 cool-down is kept by: the account and the key (a wrong key for an account
+        #: must not pause the right one).
+        self.cooldown_key = f"{self.account_id}/{key_digest(token)[:16]}"
 
     def _value(self) -> str:
         return self._token.get_secret_value()
@@ -88,16 +98,36 @@ class _TokenAuth(httpx2.Auth):
         request.headers[AUTH_HEADER] = self._value()
         yield request
 
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        budget = self.budget
+        if budget is None:
+            request.headers[AUTH_HEADER] = self._value()
+            yield request
+            return
+        digest = key_digest(self._token)
+        holds_slot = await budget.admit(digest)
+        request.headers[AUTH_HEADER] = self._value()
+        status: int | None = None
+        try:
+            response = yield request
+            status = response.status_code
+        finally:
+            if holds_slot:
+                budget.settle(digest, status)
+            elif status is not None:
+                budget.note(digest, status)
+
     def __repr__(self) -> str:
         return "_TokenAuth(token=SecretStr('**********'))"
 
 
 class CooldownRegistry:
-    """Per-account pauses after a 401, shared by every credential view of one pool.
+    """Per-credential pauses after a 401, shared by every credential view of one pool.
 
     LOX24 blocks the calling IP for ten minutes after more than three failed logins a minute, so
     after a 401 an account's calls stop for `RetryPolicy.auth_cooldown` seconds. The pause is kept
-    per account id: one account's wrong key never pauses another account.
+    per credential (account id and a digest of the key): one account's wrong key never pauses another
+    account, nor the right key of the same account.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -179,11 +209,14 @@ class Lox24Client:
         self._cooldowns = CooldownRegistry(clock)
         self._is_view = False
 
-    def with_credentials(self, token: SecretStr) -> Lox24Client:
-        """A client for another account that shares this client's pool, retry policy and cool-downs."""
+    def with_credentials(self, token: SecretStr, *, budget: LoginBudget | None = None) -> Lox24Client:
+        """A client for another account that shares this client's pool, retry policy and cool-downs.
+
+        `budget`: for keys sent by callers (many tenants through one IP), see `lox24.credentials`.
+        """
         view = object.__new__(Lox24Client)
         view.__dict__.update(self.__dict__)
-        view._auth = _TokenAuth(token)
+        view._auth = _TokenAuth(token, budget)
         view._is_view = True
         return view
 
@@ -307,6 +340,7 @@ class Lox24Client:
 
     # ------------------------------------------------------------------ transport
 
+    @traced_request
     async def _request(
         self,
         method: Literal["GET", "POST"],
@@ -318,7 +352,8 @@ class Lox24Client:
         json: Any = None,
     ) -> httpx2.Response:
         auth = self._credentials()
-        self._cooldowns.check(auth.account_id)
+        if auth.budget is None:  # a caller's key: its LoginBudget refuses failed keys instead
+            self._cooldowns.check(auth.cooldown_key)
         # GETs are safe to repeat after an unknown outcome; POSTs are not.
         repeatable = method == "GET"
         deadline = self._clock() + self._retry.total_time
@@ -384,7 +419,9 @@ class Lox24Client:
                     )
                 error = _status_error(response, operation)
                 if response.status_code == 401:
-                    self._cooldowns.start(auth.account_id, self._retry.auth_cooldown, request_id)
+                    if auth.budget is not None:
+                        raise CallerTokenRejectedError(status_code=401, request_id=request_id, operation=operation)
+                    self._cooldowns.start(auth.cooldown_key, self._retry.auth_cooldown, request_id)
                     raise error
                 if response.status_code not in RETRY_STATUSES:
                     raise error
@@ -393,6 +430,7 @@ class Lox24Client:
             if attempt >= self._retry.attempts or self._clock() + wait > deadline:
                 raise error
             logger.warning("%s; retrying in %.2f s (attempt %d of %d)", error, wait, attempt + 1, self._retry.attempts)
+            note_retry(attempt, wait, error)
             await anyio.sleep(wait)
 
     # ------------------------------------------------------------------ group export (issue 10)

@@ -24,13 +24,17 @@ from mcp.types import (
 from lox24_mcp import __version__
 from lox24_mcp.config import Settings
 from lox24_mcp.lox24.client import Lox24Client, RetryPolicy
+from lox24_mcp.lox24.credentials import LoginBudget
 from lox24_mcp.lox24.errors import Lox24Error
 from lox24_mcp.lox24.times import configure_zone
 from lox24_mcp.mcp.card import build_apps
 from lox24_mcp.mcp.prompts import load_prompts
+from lox24_mcp.mcp.replicas import request_state_security
 from lox24_mcp.mcp.sdk_compat import add_request_handler
 from lox24_mcp.mcp.state import AppState
+from lox24_mcp.mcp.tenants import request_headers
 from lox24_mcp.mcp.tools import build_tools
+from lox24_mcp.mcp.tracing import ToolSpanOutcome
 from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import TokenSigner
 from lox24_mcp.ops.file_access import parse_dirs
@@ -65,8 +69,8 @@ def create_server(
         sandbox: say in results that they come from the built-in sandbox.
         clock: this host's wall clock in unix seconds (tests skew it).
     """
-    if settings.api_token is None:
-        raise ValueError("settings.api_token is required")
+    if settings.api_token is None and settings.credentials == "server":
+        raise ValueError("settings.api_token is required (or credentials='client', for HTTP)")
     token = settings.api_token
     key = settings.secret.get_secret_value().encode() if settings.secret else secrets.token_bytes(32)
     signer = TokenSigner(key, ttl=settings.token_ttl, clock=clock)
@@ -96,6 +100,10 @@ def create_server(
                 clock=clock,
                 audit=audit,
                 import_dirs=parse_dirs(settings.import_dirs),
+                credentials=settings.credentials,
+                budget=LoginBudget(new_keys_per_minute=settings.new_keys_per_minute)
+                if settings.credentials == "client"
+                else None,
             )
         finally:
             await client.aclose()
@@ -111,6 +119,9 @@ def create_server(
         extensions=[build_apps()],
         lifespan=lifespan,
         log_level=settings.log_level,
+        # Replicas sharing LOX24_MCP_SECRET complete each other's 2026-07-28 dialogs.
+        request_state_security=request_state_security(settings),
+        middleware=[ToolSpanOutcome()],
     )
     for prompt in load_prompts():
         server.add_prompt(prompt)
@@ -138,7 +149,7 @@ async def complete(ctx: ServerRequestContext[Any], params: CompleteRequestParams
         return CompleteResult(completion=Completion(values=[]))
     state: AppState = ctx.lifespan_context
     try:
-        groups = await state.client.list_groups()
+        groups = await state.client_for(request_headers(ctx)).list_groups()
     except Lox24Error:
         logger.warning("could not list groups for completion", exc_info=True)
         return CompleteResult(completion=Completion(values=[]))

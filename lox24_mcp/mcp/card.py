@@ -133,6 +133,7 @@ async def confirm_cancel_in_card(
                 confirmation="expired" if exc.expired else "refused",
                 outcome="not_cancelled",
                 client=who,
+                account=client.account_id,
                 reason=str(exc),
             )
         )
@@ -154,6 +155,7 @@ async def confirm_cancel_in_card(
                 confirmation="declined",
                 outcome="not_cancelled",
                 client=who,
+                account=client.account_id,
                 reason="the user clicked 'Keep them' in the card",
             )
         )
@@ -172,6 +174,7 @@ async def confirm_cancel_in_card(
                     confirmation="app_click",
                     outcome="unknown" if isinstance(exc, Lox24OutcomeUnknownError) else "failed",
                     client=who,
+                    account=client.account_id,
                     request_ids=list(request_ids),
                     reason=str(exc),
                 )
@@ -187,6 +190,7 @@ async def confirm_cancel_in_card(
             outcome="cancelled",
             cancelled=cancelled,
             client=who,
+            account=client.account_id,
             request_ids=list(request_ids),
         )
     )

@@ -88,11 +88,15 @@ def build_http_app(
     host: str,
     http_token: SecretStr | None,
     allowed_hosts: list[str] | None = None,
+    replica_id: str | None = None,
+    caller_credentials: bool = False,
 ) -> ASGIApp:
     """The ASGI app serving MCP at `/mcp`.
 
     Loopback binds get the SDK's DNS-rebinding protection (foreign `Host` → 421). Any other bind
     must have a bearer token, and keeps the protection when `allowed_hosts` names the public host.
+    With `replica_id`, the session ids this replica mints carry it (see `lox24_mcp.mcp.replicas`).
+    With `caller_credentials`, every request must carry X-LOX24-AUTH-TOKEN (see `lox24_mcp.mcp.tenants`).
 
     Raises:
         BindRefusedError: `host` is not loopback and `http_token` is None or shorter than 16 characters.
@@ -121,6 +125,14 @@ def build_http_app(
         )
     sdk_app = server.streamable_http_app(host=host, transport_security=security, max_request_body_size=MAX_HTTP_BODY)
     app: ASGIApp = HttpGuard(sdk_app)
+    if caller_credentials:
+        from lox24_mcp.mcp.tenants import RequireCallerToken
+
+        app = RequireCallerToken(app)
+    if replica_id is not None:
+        from lox24_mcp.mcp.replicas import ReplicaTag
+
+        app = ReplicaTag(app, replica_id)
     if http_token is not None:
         app = BearerAuth(app, http_token)
     return app

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 
 from lox24_mcp.lox24.client import Lox24Client
+from lox24_mcp.lox24.credentials import LoginBudget
+from lox24_mcp.mcp.tenants import caller_token
 from lox24_mcp.ops.audit import AuditLog
 from lox24_mcp.ops.confirm import Policy, TokenSigner
 
@@ -29,6 +32,19 @@ class AppState:
     import_dirs: tuple[Path, ...] = ()
     audit: AuditLog = field(default_factory=AuditLog)
     """The audit trail of destructive decisions."""
+    #: "client": over HTTP each request uses the caller's X-LOX24-AUTH-TOKEN (see `mcp.tenants`).
+    credentials: Literal["server", "client"] = "server"
+    #: With credentials="client": which callers' keys may be tried (LOX24's failed-login block).
+    budget: LoginBudget | None = None
+
+    def client_for(self, headers: Mapping[str, str] | None) -> Lox24Client:
+        """The LOX24 client for a request with these HTTP headers (None on stdio: the server's token)."""
+        if self.credentials == "server" or headers is None:
+            return self.client
+        token = caller_token(headers)
+        if token is None:  # the HTTP guard refuses these first; this is the backstop
+            raise ToolError("Send your LOX24 API token in the X-LOX24-AUTH-TOKEN header as <clientId>:<apiKey>.")
+        return self.client.with_credentials(token, budget=self.budget)
 
 
 def app_state(ctx: Context[AppState, Any]) -> AppState:
@@ -38,7 +54,7 @@ def app_state(ctx: Context[AppState, Any]) -> AppState:
 def lox24(ctx: Context[AppState, Any]) -> Lox24Client:
     """The LOX24 client for the current request.
 
-    The one place where per-request credentials may be supplied; today every request uses the
-    server's own token (`LOX24_API_TOKEN`).
+    The one place where per-request credentials are supplied: with `LOX24_MCP_CREDENTIALS=client`,
+    an HTTP request's own `X-LOX24-AUTH-TOKEN`; otherwise (and on stdio) the server's token.
     """
-    return app_state(ctx).client
+    return app_state(ctx).client_for(ctx.headers)

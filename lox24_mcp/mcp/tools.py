@@ -406,6 +406,7 @@ async def _audit(
             outcome=outcome,
             cancelled=cancelled,
             client=client_of(ctx),
+            account=lox24(ctx).account_id,
             request_ids=list(request_ids or ()),
             reason=reason,
         )

@@ -53,6 +53,8 @@ class AuditRecord:
     outcome: Outcome
     cancelled: int | None = None
     client: str | None = None
+    #: LOX24's public client id of the account the request ran as (with per-request credentials, the caller's).
+    account: str | None = None
     request_ids: list[str] = field(default_factory=list)
     reason: str | None = None
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))

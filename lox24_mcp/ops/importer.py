@@ -284,7 +284,7 @@ async def import_phones(
     if entries is not None:
         slices: Iterator[ContactSlice] = list_source(entries, chunk_size)
         total = len(entries)
-        inline = len(entries) <= INLINE_SLICE  # ~1 ms of work: cheaper than the hop to a worker thread
+        inline = len(entries) <= INLINE_SLICE  # little work: cheaper than the hop to a worker thread
     elif source is not None:
         slices = iter(source)
     else:
@@ -388,6 +388,9 @@ async def import_phones(
                     await report(skipped, "checked" if dry_run else "validated")
             if pending.indexes:
                 await send_stream.send(pending)
+    # A caller that gave up (its cancel scope was cancelled) gets its cancellation here, not an accounting
+    # of a half-finished import: leaving the task group is not always a checkpoint (anyio, asyncio).
+    await anyio.lowlevel.checkpoint_if_cancelled()
 
     # Raise only when provably nothing was created; a batch whose answer was lost must stay in the result.
     if fatal and tally.created == 0 and tally.counts["unknown"] == 0:

@@ -494,6 +494,8 @@ class SandboxMiddleware:
     def __init__(self, app: ASGIApp, state: SandboxState, closing: asyncio.Event) -> None:
         self.app = app
         self.state = state
+        #: Routers over the data of the accounts added with `SandboxState.add_account`.
+        self._account_apps: dict[int, ASGIApp] = {}
         #: Set when the server stops: requests held by a fault are then dropped instead of being cancelled
         #: mid-sleep (which uvicorn would log as an application error).
         self.closing = closing
@@ -586,14 +588,21 @@ class SandboxMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        account = state.account_for(token) if token is not None else None
+        app = self.app
+        if account is not None and account is not state:
+            found = self._account_apps.get(id(account))
+            if found is None:
+                found = self._account_apps[id(account)] = _router(account)
+            app = found
         if plan.after_status is None and not plan.drop_after:
-            await self.app(scope, replay, send)
+            await app(scope, replay, send)
             return
 
         async def swallow(message: Message) -> None:
             del message  # the work is done; its answer never reaches the client
 
-        await self.app(scope, replay, swallow)
+        await app(scope, replay, swallow)
         if plan.drop_after:
             await self._drop(receive)
             return
@@ -613,18 +622,9 @@ class SandboxMiddleware:
         await _wait_for_disconnect(receive, 1.0)
 
 
-def create_app(state: SandboxState) -> Starlette:
-    """The LOX24-compatible ASGI app over `state`.
-
-    Routes: `GET/POST /sms`, `GET /sms/{uuid}`, `POST /sms/ops/batch_cancel`, `GET/POST /groups`,
-    `GET /groups/{id}`, `GET /groups/{id}/phones`, `POST /groups/{id}/phones/batch`,
-    `GET /groups/{id}/file/csv`. Drop faults need
-    uvicorn on asyncio (they close its transport); under other servers they raise instead. Set
-    `app.state.closing` (an asyncio.Event) on the serving loop when stopping, so that requests held by a
-    latency or slow fault are dropped rather than cancelled.
-    """
+def _router(state: SandboxState, middleware: list[Middleware] | None = None) -> Starlette:
+    """The routes over one account's data."""
     api = _Api(state)
-    closing = asyncio.Event()
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -651,7 +651,7 @@ def create_app(state: SandboxState) -> Starlette:
         ApiError: on_api_error,
         HTTPException: on_http_error,
     }
-    app = Starlette(
+    return Starlette(
         routes=[
             Route("/sms", api.list_sms, methods=["GET"]),
             Route("/sms", api.create_sms, methods=["POST"]),
@@ -664,9 +664,22 @@ def create_app(state: SandboxState) -> Starlette:
             Route("/groups/{id:int}/phones/batch", api.phones_batch, methods=["POST"]),
             Route("/groups/{id:int}/file/csv", api.export_csv, methods=["GET"]),
         ],
-        middleware=[Middleware(SandboxMiddleware, state=state, closing=closing)],
+        middleware=middleware,
         exception_handlers=handlers,
     )
+
+
+def create_app(state: SandboxState) -> Starlette:
+    """The LOX24-compatible ASGI app over `state`.
+
+    Routes: `GET/POST /sms`, `GET /sms/{uuid}`, `POST /sms/ops/batch_cancel`, `GET/POST /groups`,
+    `GET /groups/{id}`, `GET /groups/{id}/phones`, `POST /groups/{id}/phones/batch`,
+    `GET /groups/{id}/file/csv`. Drop faults need uvicorn on asyncio (they close its transport); under
+    other servers they raise instead. Set `app.state.closing` (an asyncio.Event) on the serving loop when
+    stopping, so that requests held by a latency or slow fault are dropped rather than cancelled.
+    """
+    closing = asyncio.Event()
+    app = _router(state, middleware=[Middleware(SandboxMiddleware, state=state, closing=closing)])
     #: The runner sets this (on the server's loop) when it stops; see `SandboxMiddleware.closing`.
     app.state.closing = closing
     return app

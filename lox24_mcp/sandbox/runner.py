@@ -12,6 +12,9 @@ from types import FrameType, TracebackType
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from lox24_mcp.sandbox.app import create_app
 from lox24_mcp.sandbox.state import DEMO_TOKEN, SandboxState
@@ -206,10 +209,31 @@ class SandboxServer:
         self.stop()
 
 
+def add_request_log_route(app: Starlette, state: SandboxState) -> None:
+    """`GET /_sandbox/requests`: what a separately running sandbox received (method, path, status).
+
+    For tests that run the sandbox as its own process (`lox24-mcp sandbox-api`) and must count what
+    reached it, e.g. that no cancel was POSTed twice. Query strings, headers and bodies are left out;
+    the sandbox token is required as for every route.
+    """
+
+    async def request_log(request: Request) -> Response:
+        del request
+        return JSONResponse(
+            [
+                {"method": r.method, "path": r.path, "status": r.status}
+                for r in list(state.requests)
+                if not r.path.startswith("/_sandbox/")
+            ]
+        )
+
+    app.router.routes.insert(0, Route("/_sandbox/requests", request_log, methods=["GET"]))
+
+
 def serve_forever(host: str, port: int, state: SandboxState | None = None) -> None:
     """Serve the sandbox API in the foreground until interrupted (the `lox24-mcp sandbox-api` command).
 
-    Closes `state` when it returns, as `SandboxServer.stop()` does.
+    Closes `state` when it returns (also one passed in: it is served until the process ends).
     """
     state = state if state is not None else SandboxState()
     with state:
@@ -219,7 +243,9 @@ def serve_forever(host: str, port: int, state: SandboxState | None = None) -> No
             logger.warning("LOX24 sandbox API on %s", url)
             if state.token == DEMO_TOKEN:
                 logger.warning("sandbox token (not a secret): X-LOX24-AUTH-TOKEN: %s", DEMO_TOKEN)
-            server = _Server(create_app(state))
+            app = create_app(state)
+            add_request_log_route(app, state)
+            server = _Server(app)
             # In the main thread uvicorn handles Ctrl+C itself, shuts down gracefully, then re-raises the signal
             # (as KeyboardInterrupt); by then there is nothing left to do, as in `uvicorn.run`.
             with contextlib.suppress(KeyboardInterrupt):

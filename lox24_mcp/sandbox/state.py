@@ -159,6 +159,8 @@ class SandboxState:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._auth: dict[str, _AuthRecord] = {}
+        #: Further accounts (token -> their own data), for multi-tenant tests; see `add_account`.
+        self.accounts: dict[str, SandboxState] = {}
         self._rng = random.Random()  # noqa: S311 - fault injection, not security
         self._rng_for: tuple[int, int] | None = None
         self.store = Store(db_path)
@@ -170,10 +172,6 @@ class SandboxState:
             except BaseException:
                 self.store.close()
                 raise
-
-    def close(self) -> None:
-        """Close the SQLite store; idempotent. The state cannot be read or served afterwards."""
-        self.store.close()
 
     def __enter__(self) -> SandboxState:
         return self
@@ -264,7 +262,7 @@ class SandboxState:
             record = self._auth.setdefault(ip, _AuthRecord())
             if record.blocked_until > now:
                 return 429, record.blocked_until - now
-            if token is not None and hmac.compare_digest(token.encode(), self.token.encode()):
+            if token is not None and self.account_for(token) is not None:
                 return 200, 0.0
             record.failures = [t for t in record.failures if t > now - AUTH_WINDOW]
             record.failures.append(now)
@@ -272,6 +270,41 @@ class SandboxState:
                 record.failures.clear()
                 record.blocked_until = now + AUTH_BLOCK_SECONDS
             return 401, 0.0
+
+    def account_for(self, token: str) -> SandboxState | None:
+        """The account a token opens: this one, one added with `add_account`, or None."""
+        if hmac.compare_digest(token.encode(), self.token.encode()):
+            return self
+        for other, account in self.accounts.items():
+            if hmac.compare_digest(token.encode(), other.encode()):
+                return account
+        return None
+
+    def close(self) -> None:
+        """Close the databases of this account and of those added with `add_account`; idempotent. The state
+        cannot be read or served afterwards."""
+        for account in self.accounts.values():
+            account.close()
+        self.store.close()
+
+    def add_account(self, token: str, *, seed_demo_data: bool = False) -> SandboxState:
+        """Another LOX24 account behind the same API, with its own groups and SMS.
+
+        Requests are recorded (and faults and the per-IP login block applied) here, on the first
+        account, whichever account they are for: as at LOX24, the block is per calling IP.
+        """
+        if self.account_for(token) is not None:
+            raise ValueError("that token already opens an account")
+        account = SandboxState(
+            token=token,
+            seed_demo_data=seed_demo_data,
+            clock=self.clock,
+            page_size=self.page_size,
+            hydra_prefix=self.hydra_prefix,
+            max_batch_items=self.max_batch_items,
+        )
+        self.accounts[token] = account
+        return account
 
     def unblock(self) -> None:
         """Lift every auth lock-out and forget failed attempts."""

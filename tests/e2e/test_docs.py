@@ -97,7 +97,8 @@ def test_server_json_matches_the_package() -> None:
     assert package["version"] == meta["version"] and package["transport"]["type"] == "stdio"
     env = {v["name"]: v for v in package["environmentVariables"]}
     assert env["LOX24_API_TOKEN"]["isSecret"] is True and env["LOX24_API_TOKEN"]["isRequired"] is True
-    assert set(env) <= set(ENV_VARS)
+    assert set(env) == set(ENV_VARS)  # every variable, and nothing else
+    assert server["$schema"].endswith("/2025-12-11/server.schema.json") and len(server["description"]) <= 100
 
 
 @pytest.mark.anyio
