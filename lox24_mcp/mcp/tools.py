@@ -7,6 +7,7 @@ tools, titles and annotations: the server, the README table, manifest.json and t
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -648,5 +649,14 @@ TOOLS: tuple[ToolSpec, ...] = (
 
 
 def build_tools() -> list[Tool]:
-    """Every tool of `TOOLS`, ready for `MCPServer(tools=...)`."""
-    return [spec.build() for spec in TOOLS]
+    """Every tool of `TOOLS`, ready for `MCPServer(tools=...)`.
+
+    Built once per process and shared by every server made in it: a `Tool` holds its function, its
+    schemas and its argument model, nothing that belongs to one server.
+    """
+    return list(_built_tools())
+
+
+@functools.cache
+def _built_tools() -> tuple[Tool, ...]:
+    return tuple(spec.build() for spec in TOOLS)
