@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -176,3 +177,29 @@ def assert_actionable(exc: Lox24APIStatusError, code: int) -> None:
     assert text.rstrip().endswith(".")
     assert exc.advice in text
     assert exc.advice.strip()
+
+
+# ----------------------------------------------------------------------------- a planted secret
+
+#: A token planted by the secret tests; none of its parts may show up anywhere.
+SECRET = "7654321:FAKE-SECRET-abc123xyz"
+KEY_PART = SECRET.partition(":")[2]
+NEEDLES = (SECRET, KEY_PART, "FAKE-SECRET")
+
+
+def assert_clean(text: str, where: str) -> None:
+    for needle in NEEDLES:
+        assert needle not in text, f"the secret leaked into {where}: {text[:300]!r}"
+
+
+def assert_exception_clean(exc: BaseException) -> None:
+    """Message, args, attributes, and the whole printed traceback with its causes."""
+    assert_clean(str(exc), "str(exc)")
+    assert_clean(repr(exc), "repr(exc)")
+    assert_clean(repr(exc.args), "exc.args")
+    assert_clean(repr(vars(exc)), "exception attributes")
+    assert_clean("".join(traceback.format_exception(exc)), "the formatted traceback")
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None:
+            assert_clean(repr(linked), "a chained exception")
+            assert_clean(repr(linked.args), "a chained exception's args")

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import socket
-import traceback
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -37,7 +36,19 @@ from lox24_mcp.lox24.errors import (
 )
 from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, RecordedRequest, SandboxServer, SandboxState
-from tests.helpers import FAST_RETRY, REQUEST_ID, assert_actionable, mocked, ok_page, sequence, status
+from tests.helpers import (
+    FAST_RETRY,
+    NEEDLES,
+    REQUEST_ID,
+    SECRET,
+    assert_actionable,
+    assert_clean,
+    assert_exception_clean,
+    mocked,
+    ok_page,
+    sequence,
+    status,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -925,30 +936,6 @@ async def test_a_client_without_credentials_only_hands_out_views() -> None:
 
 
 # ----------------------------------------------------------------------------- the token never shows
-
-SECRET = "7654321:FAKE-SECRET-abc123xyz"
-
-KEY_PART = SECRET.partition(":")[2]
-
-NEEDLES = (SECRET, KEY_PART, "FAKE-SECRET")
-
-
-def assert_clean(text: str, where: str) -> None:
-    for needle in NEEDLES:
-        assert needle not in text, f"the secret leaked into {where}: {text[:300]!r}"
-
-
-def assert_exception_clean(exc: BaseException) -> None:
-    """Message, args, attributes, and the whole printed traceback with its causes."""
-    assert_clean(str(exc), "str(exc)")
-    assert_clean(repr(exc), "repr(exc)")
-    assert_clean(repr(exc.args), "exc.args")
-    assert_clean(repr(vars(exc)), "exception attributes")
-    assert_clean("".join(traceback.format_exception(exc)), "the formatted traceback")
-    for linked in (exc.__cause__, exc.__context__):
-        if linked is not None:
-            assert_clean(repr(linked), "a chained exception")
-            assert_clean(repr(linked.args), "a chained exception's args")
 
 
 @pytest.fixture
