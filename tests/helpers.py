@@ -182,9 +182,8 @@ def assert_actionable(exc: Lox24APIStatusError, code: int) -> None:
 # ----------------------------------------------------------------------------- a planted secret
 
 #: A token planted by the secret tests; none of its parts may show up anywhere.
-SECRET = "7654321:FAKE-SECRET-abc123xyz"
-KEY_PART = SECRET.partition(":")[2]
-NEEDLES = (SECRET, KEY_PART, "FAKE-SECRET")
+PLANTED = "7654321:FAKE-SECRET-abc123xyz"
+NEEDLES = (PLANTED, PLANTED.partition(":")[2], "FAKE-SECRET")
 
 
 def assert_clean(text: str, where: str) -> None:

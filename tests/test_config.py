@@ -6,7 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from lox24_mcp.config import ConfigError, Settings
-from tests.helpers import SECRET, assert_clean, assert_exception_clean
+from tests.helpers import PLANTED as SECRET
+from tests.helpers import assert_clean, assert_exception_clean
 
 # ----------------------------------------------------------------------------- fixtures
 

@@ -40,7 +40,6 @@ from tests.helpers import (
     FAST_RETRY,
     NEEDLES,
     REQUEST_ID,
-    SECRET,
     assert_actionable,
     assert_clean,
     assert_exception_clean,
@@ -48,6 +47,9 @@ from tests.helpers import (
     ok_page,
     sequence,
     status,
+)
+from tests.helpers import (
+    PLANTED as SECRET,
 )
 
 pytestmark = pytest.mark.anyio
