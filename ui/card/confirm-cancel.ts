@@ -120,8 +120,35 @@ function summaryRows(value: Json): [string, string][] {
   return [[str(value) ?? JSON.stringify(value), ""]];
 }
 
+/** The server's summary shape: {counted, partial, span, by: {day: {label: n}, country: {...}, ...}}. */
+function renderCounts(summary: Obj, by: Obj): HTMLElement {
+  const box = el("section");
+  box.append(el("h2", "Summary of everything that matched"));
+  const counted = typeof summary.counted === "number" ? `${summary.counted} counted` : "";
+  const partial = summary.partial === true ? " (partial: more matched than were counted)" : "";
+  const span = str(summary.span) ?? "";
+  box.append(el("p", [counted + partial, span].filter(Boolean).join(" · ")));
+  const grid = el("div", undefined, "summary");
+  for (const [key, value] of Object.entries(by)) {
+    if (!isObj(value) || Object.keys(value).length === 0) continue;
+    const part = el("div");
+    part.append(el("h2", humanise(key)));
+    const list = el("ul");
+    for (const [label, count] of Object.entries(value).slice(0, 5)) {
+      const item = el("li");
+      item.append(el("span", label), el("span", String(count)));
+      list.append(item);
+    }
+    part.append(list);
+    grid.append(part);
+  }
+  box.append(grid);
+  return box;
+}
+
 function renderSummary(summary: Json | undefined): HTMLElement | undefined {
   if (summary === undefined || summary === null) return undefined;
+  if (isObj(summary) && isObj(summary.by)) return renderCounts(summary, summary.by);
   const box = el("section");
   box.append(el("h2", "Summary of everything that matched"));
   if (!isObj(summary)) {
