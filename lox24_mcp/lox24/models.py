@@ -7,6 +7,7 @@ query parameters (PHP-style lists, `field[op]` ranges, unix seconds, `1`/`0` boo
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -405,9 +406,16 @@ class SmsFilters(BaseModel):
             params.append((f"_order[{self.order_by}]", self.order))
         return params
 
+    def selection(self) -> list[tuple[str, str]]:
+        """The wire pairs that select SMS, sorted: the same selection gives the same list (ordering ignored)."""
+        return sorted((key, value) for key, value in self.to_query() if not key.startswith("_order"))
+
     def canonical(self) -> str:
-        """A stable text form of the selection: the same SMS selection gives the same string (order ignored)."""
-        return "&".join(f"{k}={v}" for k, v in sorted(self.to_query()) if not k.startswith("_order"))
+        """A stable, unambiguous text form of the selection (JSON: values are quoted, never joined as text).
+
+        `callback_data="vip&text=Sale"` and `callback_data="vip", text="Sale"` give different strings.
+        """
+        return json.dumps(self.selection(), ensure_ascii=False, separators=(",", ":"))
 
     def summary(self) -> str:
         """A short human-readable description of the filters, for messages and dialogs.

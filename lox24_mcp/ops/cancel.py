@@ -65,13 +65,12 @@ def cancel_scope(*, account_id: str, base_url: str, filters: SmsFilters, cancel_
     joined as text (`callback_data="vip&text=Sale"` is not `callback_data="vip", text="Sale"`). The
     order of filters and of values in a list does not matter; ordering options are not part of it.
     """
-    selection = sorted((key, value) for key, value in filters.to_query() if not key.startswith("_order"))
     scope = {
         "op": "cancel_sms",
         "account": account_id,
         "api": base_url,
         "all": cancel_all_pending,
-        "filters": selection,
+        "filters": filters.selection(),
     }
     return json.dumps(scope, ensure_ascii=False, separators=(",", ":"))
 

@@ -351,7 +351,7 @@ def test_different_selections_have_different_canonical_forms(first: dict[str, An
 
 def test_canonical_form_is_the_sorted_query() -> None:
     f = filters(iso2=["DE", "AT"], callback_data="x", is_sent=False)
-    assert f.canonical() == "callback_data=x&is_sent=0&iso2[]=AT&iso2[]=DE"
+    assert f.canonical() == '[["callback_data","x"],["is_sent","0"],["iso2[]","AT"],["iso2[]","DE"]]'
 
 
 def test_summary_names_each_filter_once_with_its_values_and_range_operators() -> None:
