@@ -20,13 +20,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from pydantic import SecretStr
-
-from lox24_mcp import __version__
-from lox24_mcp.config import ConfigError, Settings
-
 if TYPE_CHECKING:
     from mcp.server import MCPServer
+
+    from lox24_mcp.config import Settings
 
 logger = logging.getLogger("lox24_mcp")
 
@@ -59,6 +56,8 @@ SANDBOX_TIMEZONE = "Europe/Berlin"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lox24_mcp import __version__
+
     parser = _Parser(
         prog="lox24-mcp",
         description="MCP server for the LOX24 SMS gateway. Configure with LOX24_* environment variables.",
@@ -126,6 +125,20 @@ def launch_command() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lox24-mcp` console script; returns the exit code."""
+    # Start-up (importing pydantic, httpx2 and the SDK, building the tool schemas) allocates objects that
+    # live as long as the process; the cyclic GC would scan them again and again for nothing. It stays off
+    # until the server is built (those objects are then frozen, so later collections skip them): that is
+    # why this module imports nothing heavy at the top, and `_main` imports it after this line.
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from lox24_mcp.config import ConfigError, Settings
+
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -139,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 0 <= args.latency <= 60:
             return _fail("--latency must be between 0 and 60 seconds")
         port = DEFAULT_SANDBOX_API_PORT if args.port is None else args.port
+        gc.enable()
         return _serve_sandbox_api(args.host, port, args.latency, tuple(args.latency_path))
     if args.latency or args.latency_path:
         return _fail("--latency and --latency-path are options of sandbox-api")
@@ -158,10 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Use this only in pipelines that approve cancellations elsewhere."
         )
 
-    # Start-up (importing the SDK, building the tool schemas) allocates objects that live as
-    # long as the process; the cyclic GC would scan them again and again for nothing. Freeze them
-    # instead, so later collections skip them.
-    gc.disable()
     from lox24_mcp.mcp.app import create_server
     from lox24_mcp.telemetry import configure_tracing
 
@@ -169,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sandbox = None
     if use_sandbox:
+        from pydantic import SecretStr
+
         from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
 
         sandbox = SandboxServer().start()
