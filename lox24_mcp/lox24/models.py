@@ -353,7 +353,9 @@ class SmsFilters(BaseModel):
     date (a whole local day, see `lox24.times`) and go out as unix seconds.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use, not at import: a server's start only reads the fields (tools flatten them into
+    # their arguments), and a cold start that only lists the tools never validates one.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     uuid: Uuids | None = _opt("SMS id(s)")
     bulk: Uuids | None = _opt("Bulk id(s)")
@@ -508,12 +510,13 @@ _OPTIONAL_PHONE_FIELDS = tuple(name for name in PhoneEntry.model_fields if name 
 
 
 # ---------------------------------------------------------------------------- what LOX24 returns
+# These models are built on first use (`defer_build`), not at import: only LOX24's answers need them.
 
 
 class Sms(BaseModel):
     """An SMS as LOX24 reports it (the fields this server uses; others are ignored)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     uuid: str
     phone: str = ""
@@ -534,6 +537,8 @@ class Sms(BaseModel):
 
 class SmsPage(BaseModel):
     """One page of `GET /sms` with the total LOX24 counted (JSON-LD `totalItems`, optional in its spec)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     total: int | None
     """None: LOX24 gave no total (never guess one from the page size)."""
@@ -566,7 +571,7 @@ class SmsPage(BaseModel):
 class Group(BaseModel):
     """A contact group. `name_a`…`name_e` are the group's own captions of the contact columns a–e."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: int
     name: str
