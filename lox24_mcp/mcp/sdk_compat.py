@@ -98,6 +98,9 @@ def build_tool(
     meta: dict[str, Any] | None = None,
 ) -> Tool:
     """A `Tool` with structured output, strict arguments and the published (compacted) schemas."""
+    # The SDK reads the annotations three times (context parameter, resolvers, argument model), and each
+    # time evaluates every string annotation (`from __future__ import annotations`) anew: evaluate them once.
+    fn.__annotations__ = typing.get_type_hints(fn, include_extras=True)
     tool = Tool.from_function(
         fn, title=title, description=description, annotations=annotations, meta=meta, structured_output=True
     )
