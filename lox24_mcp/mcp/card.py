@@ -20,6 +20,7 @@ import pydantic_core
 from mcp.server.apps import Apps, ResourceCsp, Visibility, client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resources import FunctionResource
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
@@ -96,15 +97,18 @@ def build_apps() -> Apps:
     strict arguments and published schema as every other tool.
     """
     apps = Apps()
-    apps.add_html_resource(
-        CARD_URI,
-        card_html(),
-        name="confirm-cancel",
-        title="Confirm cancelling scheduled SMS",
-        description="Shows what cancel_pending_sms would stop, with the buttons 'Cancel N SMS' and 'Keep them'.",
-        # Nothing external: no network, no fonts, no images from elsewhere (the spec's restrictive default).
-        csp=ResourceCsp(),
-        prefers_border=False,
+    # What `add_html_resource` registers, but the 400 KB card is read on the first `resources/read`, not at
+    # start-up (`add_resource` gives it the MCP App MIME type).
+    apps.add_resource(
+        FunctionResource(
+            uri=CARD_URI,
+            fn=card_html,
+            name="confirm-cancel",
+            title="Confirm cancelling scheduled SMS",
+            description="Shows what cancel_pending_sms would stop, with the buttons 'Cancel N SMS' and 'Keep them'.",
+            # Nothing external: no network, no fonts, no images from elsewhere (the spec's restrictive default).
+            meta={"ui": {"csp": ResourceCsp().model_dump(by_alias=True, exclude_none=True), "prefersBorder": False}},
+        )
     )
     return apps
 
