@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import BaseModel, Field
 
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.models import GroupContacts
-from lox24_mcp.ops.contacts_file import ContactsFile, FileFormatError
 from lox24_mcp.ops.file_access import FileAccessError, OpenedFile, open_allowed
 from lox24_mcp.ops.importer import (
     ImportInterruptedError,
@@ -31,6 +31,9 @@ from lox24_mcp.ops.importer import (
     import_phones,
     read_group,
 )
+
+if TYPE_CHECKING:
+    from lox24_mcp.ops.contacts_file import ContactsFile
 
 #: Problems listed in the result (the rest are counted); keeps the result well under 4 KB.
 MAX_FILE_PROBLEMS = 15
@@ -86,6 +89,9 @@ async def import_file(
         ImportInterruptedError: the file became unreadable part-way; its report says what was done.
         Lox24Error: LOX24 failed in a way that stopped the import (see `import_phones`).
     """
+    # The readers (CSV, XLSX, vCard) and the column mapping load with the first file import, not at start-up.
+    from lox24_mcp.ops.contacts_file import ContactsFile, FileFormatError
+
     try:
         opened: OpenedFile = await anyio.to_thread.run_sync(open_allowed, path, allowed)
     except FileAccessError as exc:
