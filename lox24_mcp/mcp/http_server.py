@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 HEADER_TIMEOUT = 10.0
 #: Seconds a request body has, from the end of its head, to arrive completely. A fixed deadline, not a
 #: minimum rate: it bounds how long one request can hold a connection, whatever its size (under a rate
-#: rule such as Apache's 500 B/s, the largest body could hold one for over two hours). Bodies are at most
+#: rule such as Apache mod_reqtimeout's 500 B/s, the largest body could hold one for over two hours). Bodies are at most
 #: 4 MiB (`MAX_HTTP_BODY`), and a typical request is a few KiB that any link delivers in well under a
 #: second; the largest one needs ~0.56 Mbit/s sustained to arrive in 60 s, which a slow 3G uplink still
 #: manages (30 s would need 1.1 Mbit/s, more than a congested mobile uplink gives).
