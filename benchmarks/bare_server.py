@@ -19,19 +19,22 @@ from mcp.server import MCPServer
 server: MCPServer = MCPServer("bare")
 
 
+@server.tool()
 async def echo(text: str) -> str:
     """Return the text unchanged."""
     return text
 
 
-def add_list_groups(base_url: str) -> None:
+def same_request_server(base_url: str) -> MCPServer:
+    """A bare one-tool server whose `list_groups` makes lox24-mcp's request and returns LOX24's JSON."""
     import os
 
     import httpx2
 
+    bare = MCPServer("bare")
     http = httpx2.AsyncClient(base_url=base_url, headers={"X-LOX24-AUTH-TOKEN": os.environ["LOX24_API_TOKEN"]})
 
-    @server.tool()
+    @bare.tool()
     async def list_groups() -> dict[str, Any]:
         """Lists the contact groups."""
         response = await http.get("/groups", params={"page": "1"}, headers={"Accept": "application/ld+json"})
@@ -39,20 +42,19 @@ def add_list_groups(base_url: str) -> None:
         groups: dict[str, Any] = response.json()
         return groups
 
+    return bare
+
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if len(args) == 4 and args[2] == "--lox24":
-        add_list_groups(args[3])
-    else:
-        server.tool()(echo)
+    chosen = same_request_server(args[3]) if len(args) == 4 and args[2] == "--lox24" else server
     if args[:1] == ["--http"]:
         import logging
 
         import uvicorn
 
         logging.getLogger().setLevel(logging.WARNING)  # as lox24-mcp: no log line per request
-        app = server.streamable_http_app(host="127.0.0.1")
+        app = chosen.streamable_http_app(host="127.0.0.1")
         uvicorn.run(app, host="127.0.0.1", port=int(args[1]), log_level="warning", access_log=False)
     else:
-        server.run("stdio")
+        chosen.run("stdio")

@@ -1,6 +1,7 @@
-"""Per-call overhead of the MCP layer: a tool call through an in-memory `mcp.Client` vs the same `Lox24Client` call.
+"""Per-call overhead of the MCP layer: a tool call through an in-memory `mcp.Client` vs the same `Lox24Client` calls.
 
-Both sides talk to the same sandbox on loopback, one call at a time, interleaved; the figure that matters is
+Both sides talk to the same sandbox on loopback and make the same LOX24 requests (`add_phones_to_group`
+reads the group's contacts, then posts the batch), one call at a time, interleaved; the figure that matters is
 the difference of the medians. To apportion that difference, the run also times the SDK's floor (a bare
 one-tool server's `echo` through the same kind of client) and the client-side check of each structured
 result against the tool's output schema (the Python SDK client validates every result with `jsonschema`).
@@ -74,6 +75,8 @@ async def main(quick: bool) -> list[Row]:
                 last["add_phones_to_group"] = result
 
             async def direct_add() -> None:
+                # The tool reads the group first (contacts already in it are skipped, never doubled): so here.
+                await direct.group_contacts(group_id)
                 (item,) = await direct.add_phones(group_id, [{"phone": next(numbers)}])
                 if not item.ok:
                     raise RuntimeError(f"add_phones failed: {item}")

@@ -307,7 +307,7 @@ async def main(quick: bool) -> list[Row]:
         say("  wrk or nginx is not installed (apt-get install wrk nginx): skipping")
         return []
     clients, calls = (10, 5) if quick else (50, 20)
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 5
     load_name = f"{clients}×{calls}"
     rows: list[Row] = []
     script = console_script()

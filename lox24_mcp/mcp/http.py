@@ -2,7 +2,9 @@
 
 The front guard (`HttpGuard`) treats host names case-insensitively, says in the log how to allow a host
 the DNS-rebinding protection refused (421), and turns the SDK's bare 413 for a too-large body into a
-JSON-RPC error that says how many contacts fit in one call and where larger imports go.
+JSON-RPC error that says how many contacts fit in one call and where larger imports go. A request whose
+connection ends before its body is complete (the client went away, or its body was too slow) ends there,
+quietly, instead of reaching the SDK, which would log the disconnect as a traceback.
 """
 
 from __future__ import annotations
@@ -167,7 +169,12 @@ class HttpGuard:
                 return
             await send(message)
 
-        await self._app(scope, body.receive, guarded_send)
+        try:
+            await self._app(scope, body.receive, guarded_send)
+        except BodyCutOffError:
+            # The client went away, or the server cut off its too-slow body, before the body was complete:
+            # nobody is left to answer, and the SDK would log ClientDisconnect as a traceback.
+            return
 
     def _log_refused_host(self, host: bytes) -> None:
         if host in self._logged_hosts or len(self._logged_hosts) > MAX_LOGGED_HOSTS:
@@ -185,6 +192,10 @@ class HttpGuard:
             name,
             suggestion,
         )
+
+
+class BodyCutOffError(Exception):
+    """The connection ended before the request body was complete (raised past the SDK, caught by HttpGuard)."""
 
 
 class _BodyWatch:
@@ -206,8 +217,8 @@ class _BodyWatch:
         if message["type"] == "http.request":
             self._watch(message.get("body", b""))
             self._more = bool(message.get("more_body", False))
-        else:
-            self._more = False
+        elif self._more and message["type"] == "http.disconnect":
+            raise BodyCutOffError
         return message
 
     def _watch(self, chunk: bytes) -> None:

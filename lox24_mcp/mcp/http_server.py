@@ -6,6 +6,10 @@ them take the server down for everyone. Here each connection must deliver a comp
 within `HEADER_TIMEOUT` seconds; idle keep-alive connections close after `KEEP_ALIVE_TIMEOUT`; and at
 most `max_connections` are open at once: a new one beyond that closes the oldest connection that is
 still waiting for its request head, so a flood of slow connections cannot lock out a real client.
+Once a head has arrived, the whole request body must arrive within `BODY_TIMEOUT` seconds (a client
+that drips the body, "slow POST", would otherwise hold the connection and its request task forever):
+the request is then answered 408 if no response has started, and the connection closed either way; the
+application's `receive()` gets `http.disconnect`, as when the client goes away.
 Running out of file descriptors anyway is logged once, not as a traceback per failed accept.
 """
 
@@ -21,12 +25,19 @@ from typing import Any
 import h11
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 logger = logging.getLogger(__name__)
 
 #: Seconds a connection has to deliver a complete request head (request line and headers).
 HEADER_TIMEOUT = 10.0
+#: Seconds a request body has, from the end of its head, to arrive completely. A fixed deadline, not a
+#: minimum rate: it bounds how long one request can hold a connection, whatever its size (under a rate
+#: rule such as Apache mod_reqtimeout's 500 B/s, the largest body could hold one for over two hours). Bodies are at most
+#: 4 MiB (`MAX_HTTP_BODY`), and a typical request is a few KiB that any link delivers in well under a
+#: second; the largest one needs ~0.56 Mbit/s sustained to arrive in 60 s, which a slow 3G uplink still
+#: manages (30 s would need 1.1 Mbit/s, more than a congested mobile uplink gives).
+BODY_TIMEOUT = 60.0
 #: Seconds an idle keep-alive connection stays open between requests.
 KEEP_ALIVE_TIMEOUT = 5
 #: Upper bound on open client connections, whatever the descriptor limit.
@@ -95,13 +106,17 @@ def url_for(host: str, sock: socket.socket, path: str = "/mcp") -> str:
     return f"http://{shown}:{port}{path}"
 
 
-def guarded_h11(header_timeout: float, max_connections: int) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a request-head deadline and eviction of the oldest waiting connection."""
+def guarded_h11(header_timeout: float, max_connections: int, body_timeout: float = BODY_TIMEOUT) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with request-head and request-body deadlines and eviction of the oldest
+    waiting connection."""
     waiting: dict[_Guarded, None] = {}  # connections waiting for a request head, oldest first
     warned: set[str] = set()
+    too_slow = f"The request body did not arrive within {body_timeout:g} s, so the request was not processed.\n"
 
     class _Guarded(H11Protocol):
         head_timer: asyncio.TimerHandle | None = None
+        body_timer: asyncio.TimerHandle | None = None
+        body_cycle: object = None  # the request whose body `body_timer` waits for
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -115,9 +130,11 @@ def guarded_h11(header_timeout: float, max_connections: int) -> type[H11Protocol
                 self.await_head()
             else:
                 self.stop_waiting()
+            self.watch_body()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self.stop_waiting()
+            self.stop_body_timer()
             super().connection_lost(exc)
 
         def on_response_complete(self) -> None:
@@ -126,6 +143,54 @@ def guarded_h11(header_timeout: float, max_connections: int) -> type[H11Protocol
             # the connection is the first to go when room is needed.
             if not self.transport.is_closing():
                 waiting[self] = None
+            self.watch_body()  # a pipelined request may have started
+
+        def watch_body(self) -> None:
+            """Start the body deadline when a request head has arrived; stop it once the body has."""
+            if self.conn.their_state is not h11.SEND_BODY or self.transport.is_closing():
+                self.stop_body_timer()
+            elif self.body_timer is None or self.body_cycle is not self.cycle:
+                self.stop_body_timer()
+                self.body_cycle = self.cycle
+                self.body_timer = self.loop.call_later(body_timeout, self.on_body_timeout)
+
+        def stop_body_timer(self) -> None:
+            if self.body_timer is not None:
+                self.body_timer.cancel()
+                self.body_timer = None
+            self.body_cycle = None
+
+        def on_body_timeout(self) -> None:
+            self.body_timer = None
+            self.body_cycle = None
+            if self.conn.their_state is not h11.SEND_BODY or self.transport.is_closing():
+                return
+            _warn_once("body", "cutting off request bodies that do not arrive within %g s (408)", body_timeout)
+            cycle: RequestResponseCycle | None = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                # What connection_lost does, but now: the app's receive() returns http.disconnect and its
+                # send() does nothing, so it cannot answer on top of the 408.
+                cycle.disconnected = True
+                cycle.message_event.set()
+            if self.conn.our_state is h11.SEND_RESPONSE:  # nothing answered yet
+                self.send_408()
+            self.stop_waiting()
+            self.transport.close()
+
+        def send_408(self) -> None:
+            body = too_slow.encode()
+            headers = [
+                *self.server_state.default_headers,
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (
+                h11.Response(status_code=408, headers=headers, reason=b"Request Timeout"),
+                h11.Data(data=body),
+                h11.EndOfMessage(),
+            ):
+                self.transport.write(self.conn.send(event) or b"")
 
         def await_head(self) -> None:
             waiting[self] = None
@@ -199,11 +264,14 @@ def serve(
     sock: socket.socket,
     *,
     header_timeout: float = HEADER_TIMEOUT,
+    body_timeout: float = BODY_TIMEOUT,
     max_connections: int | None = None,
     backlog: int | None = None,
 ) -> None:
     """Serve `app` on the bound socket `sock` until interrupted (Ctrl-C, SIGTERM)."""
-    server = build_server(app, header_timeout=header_timeout, max_connections=max_connections, backlog=backlog)
+    server = build_server(
+        app, header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections, backlog=backlog
+    )
     server.run(sockets=[sock])
 
 
@@ -211,6 +279,7 @@ def build_server(
     app: ASGIApp,
     *,
     header_timeout: float = HEADER_TIMEOUT,
+    body_timeout: float = BODY_TIMEOUT,
     max_connections: int | None = None,
     backlog: int | None = None,
 ) -> uvicorn.Server:
@@ -218,7 +287,7 @@ def build_server(
     cap = max_connections if max_connections is not None else default_max_connections()
     config = uvicorn.Config(
         app,
-        http=guarded_h11(header_timeout, cap),
+        http=guarded_h11(header_timeout, cap, body_timeout),
         # Leave the process's logging alone: uvicorn's records propagate to the CLI's stderr handler.
         log_config=None,
         log_level="warning",
