@@ -55,8 +55,6 @@ async def main(quick: bool) -> list[Row]:
 
         import bare_server  # here, not at the top: building its MCPServer configures logging
 
-        bare_server.server.tool()(bare_server.echo)  # only its __main__ registers a tool
-
         last: dict[str, CallToolResult] = {}
         async with (
             Client(create_server(settings), read_timeout_seconds=30) as client,

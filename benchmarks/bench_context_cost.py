@@ -122,8 +122,6 @@ async def main(quick: bool) -> list[Row]:
 
     import bare_server  # here, not at the top: building its MCPServer configures logging
 
-    bare_server.server.tool()(bare_server.echo)  # only its __main__ registers a tool
-
     async with Client(bare_server.server) as client:
         bare = (await client.list_tools()).model_dump_json(by_alias=True, exclude_none=True)
     say(f"  tools/list: {len(text):,} chars, {tokens:,} tokens ({how}); bare one-tool server: {len(bare):,} chars")
