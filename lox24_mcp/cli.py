@@ -127,8 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lox24-mcp` console script; returns the exit code."""
     # Start-up (importing pydantic, httpx2 and the SDK, building the tool schemas) allocates objects that
     # live as long as the process; the cyclic GC would scan them again and again for nothing. It stays off
-    # until the server is built (those objects are then frozen, so later collections skip them): that is
-    # why this module imports nothing heavy at the top, and `_main` imports it after this line.
+    # until the server is built (those objects are then frozen, so later collections skip them). That is why
+    # this module imports nothing heavy at its top: `_main` imports the settings (and with them pydantic, the
+    # client and the models) after this line.
     gc.disable()
     try:
         return _main(argv)
