@@ -29,7 +29,7 @@ from lox24_mcp.lox24.trace import collect_request_ids
 from lox24_mcp.mcp.results import CardDecisionResult
 from lox24_mcp.mcp.state import AppState, app_state, lox24
 from lox24_mcp.ops import cancel as cancel_ops
-from lox24_mcp.ops.audit import AuditRecord, client_label, selection_summary
+from lox24_mcp.ops.audit import AuditRecord, Confirmation, Outcome, client_label, selection_summary
 from lox24_mcp.ops.card import MAX_SECRET_LENGTH, InvalidCardSecretError, open_card_secret
 
 CARD_URI = "ui://lox24/confirm-cancel"
@@ -61,6 +61,34 @@ def client_of(ctx: Context[AppState, Any]) -> str | None:
     params = ctx.session.client_params
     info = params.client_info if params is not None else None
     return client_label(info.name, info.version) if info is not None else None
+
+
+async def audit_cancel(
+    ctx: Context[AppState, Any],
+    selection: str,
+    matched: int | None,
+    confirmation: Confirmation,
+    outcome: Outcome,
+    *,
+    cancelled: int | None = None,
+    request_ids: list[str] | None = None,
+    reason: str | None = None,
+) -> None:
+    """One line in the audit trail for a decision about cancelling SMS (by the tool or the card's button)."""
+    await app_state(ctx).audit.record(
+        AuditRecord(
+            operation="cancel_sms",
+            selection=selection,
+            matched=matched,
+            confirmation=confirmation,
+            outcome=outcome,
+            cancelled=cancelled,
+            client=client_of(ctx),
+            account=lox24(ctx).account_id,
+            request_ids=list(request_ids or ()),
+            reason=reason,
+        )
+    )
 
 
 def plain_result(result: BaseModel) -> CallToolResult:
@@ -124,22 +152,16 @@ async def confirm_cancel_in_card(
     """The confirmation card's button; needs a secret only the card receives. Models: never call it."""
     state = app_state(ctx)
     client = lox24(ctx)
-    audit = state.audit
-    who = client_of(ctx)
     try:
         chosen = open_card_secret(state.signer, confirmation, account_id=client.account_id, base_url=client.base_url)
     except InvalidCardSecretError as exc:
-        await audit.record(
-            AuditRecord(
-                operation="cancel_sms",
-                selection="unknown (the card's secret was not valid)",
-                matched=None,
-                confirmation="expired" if exc.expired else "refused",
-                outcome="not_cancelled",
-                client=who,
-                account=client.account_id,
-                reason=str(exc),
-            )
+        await audit_cancel(
+            ctx,
+            "unknown (the card's secret was not valid)",
+            None,
+            "expired" if exc.expired else "refused",
+            "not_cancelled",
+            reason=str(exc),
         )
         raise ToolError(str(exc)) from None
     selection = selection_summary(chosen.filters, cancel_all_pending=chosen.cancel_all_pending)
@@ -151,17 +173,8 @@ async def confirm_cancel_in_card(
         )
 
     if decision == "keep":
-        await audit.record(
-            AuditRecord(
-                operation="cancel_sms",
-                selection=selection,
-                matched=matched,
-                confirmation="declined",
-                outcome="not_cancelled",
-                client=who,
-                account=client.account_id,
-                reason="the user clicked 'Keep them' in the card",
-            )
+        await audit_cancel(
+            ctx, selection, matched, "declined", "not_cancelled", reason="the user clicked 'Keep them' in the card"
         )
         return result(
             "declined", f"The user clicked 'Keep them' in the card; nothing was cancelled ({matched} SMS kept)."
@@ -170,33 +183,19 @@ async def confirm_cancel_in_card(
         try:
             cancelled = await cancel_ops.cancel(client, chosen.filters, preview_time=chosen.claims.preview_time)
         except Lox24Error as exc:
-            await audit.record(
-                AuditRecord(
-                    operation="cancel_sms",
-                    selection=selection,
-                    matched=matched,
-                    confirmation="app_click",
-                    outcome="unknown" if isinstance(exc, Lox24OutcomeUnknownError) else "failed",
-                    client=who,
-                    account=client.account_id,
-                    request_ids=list(request_ids),
-                    reason=str(exc),
-                )
+            await audit_cancel(
+                ctx,
+                selection,
+                matched,
+                "app_click",
+                "unknown" if isinstance(exc, Lox24OutcomeUnknownError) else "failed",
+                request_ids=list(request_ids),
+                reason=str(exc),
             )
             unknown = isinstance(exc, Lox24OutcomeUnknownError)
             raise ToolError(unknown_outcome(exc) if unknown else str(exc)) from exc
-    await audit.record(
-        AuditRecord(
-            operation="cancel_sms",
-            selection=selection,
-            matched=matched,
-            confirmation="app_click",
-            outcome="cancelled",
-            cancelled=cancelled,
-            client=who,
-            account=client.account_id,
-            request_ids=list(request_ids),
-        )
+    await audit_cancel(
+        ctx, selection, matched, "app_click", "cancelled", cancelled=cancelled, request_ids=list(request_ids)
     )
     return result(
         "cancelled",

@@ -28,8 +28,8 @@ from lox24_mcp.lox24.trace import collect_request_ids
 from lox24_mcp.mcp.card import (
     CARD_PROMPT,
     app_only_meta,
+    audit_cancel,
     card_meta,
-    client_of,
     client_renders_apps,
     confirm_cancel_in_card,
     plain_result,
@@ -53,7 +53,7 @@ from lox24_mcp.mcp.results import (
 from lox24_mcp.mcp.sdk_compat import build_tool, flat_arguments
 from lox24_mcp.mcp.state import AppState, app_state, lox24
 from lox24_mcp.ops import cancel as cancel_ops
-from lox24_mcp.ops.audit import AuditRecord, Confirmation, Outcome, selection_summary
+from lox24_mcp.ops.audit import Confirmation, Outcome, selection_summary
 from lox24_mcp.ops.card import mint_card_secret
 from lox24_mcp.ops.confirm import (
     AskInDialog,
@@ -398,19 +398,15 @@ async def _audit(
     reason: str | None = None,
 ) -> None:
     """One line in the audit trail for a decision of cancel_pending_sms."""
-    await app_state(ctx).audit.record(
-        AuditRecord(
-            operation="cancel_sms",
-            selection=selection_summary(selection, cancel_all_pending=cancel_all_pending),
-            matched=matched,
-            confirmation=confirmation,
-            outcome=outcome,
-            cancelled=cancelled,
-            client=client_of(ctx),
-            account=lox24(ctx).account_id,
-            request_ids=list(request_ids or ()),
-            reason=reason,
-        )
+    await audit_cancel(
+        ctx,
+        selection_summary(selection, cancel_all_pending=cancel_all_pending),
+        matched,
+        confirmation,
+        outcome,
+        cancelled=cancelled,
+        request_ids=request_ids,
+        reason=reason,
     )
 
 
