@@ -7,14 +7,22 @@ modules are `tests.<area>.test_<name>` and basenames may not clash anyway.
 from __future__ import annotations
 
 import json
+import os
+import re
+import select
+import socket
+import subprocess
+import threading
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx2
+import pytest
+import uvicorn
 from mcp.client import ClientRequestContext
 from mcp.client.session import ElicitationFnT
 from mcp.types import (
@@ -202,3 +210,56 @@ def assert_exception_clean(exc: BaseException) -> None:
         if linked is not None:
             assert_clean(repr(linked), "a chained exception")
             assert_clean(repr(linked.args), "a chained exception's args")
+
+
+# ----------------------------------------------------------------------------- processes and servers
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct loopback ports that were free a moment ago (all bound at once, then released)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def read_until(proc: subprocess.Popen[bytes], pattern: str, timeout: float = 60.0) -> tuple[re.Match[str], str]:
+    """Read the child's stderr until `pattern` matches (or fail at the deadline / when it exits)."""
+    assert proc.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([proc.stderr], [], [], min(left, 1.0))
+        if ready:
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            if not chunk:
+                break
+            seen += chunk
+            if match := re.search(pattern, seen.decode(errors="replace")):
+                return match, seen.decode(errors="replace")
+    pytest.fail(f"{pattern!r} not seen within {timeout:.0f} s; stderr: {seen.decode(errors='replace')[-2000:]}")
+
+
+@contextmanager
+def serve_in_thread(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> Iterator[None]:
+    """Run `server` on a daemon thread until the block ends: started (bounded wait), then stopped and joined."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)  # waiting for uvicorn's startup flag; bounded by the deadline
+        assert server.started, "uvicorn did not start"
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "uvicorn did not stop"

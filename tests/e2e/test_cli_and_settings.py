@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
-import re
 import select
 import signal
 import socket
@@ -28,6 +27,7 @@ from lox24_mcp.cli import _parser
 from lox24_mcp.config import ENV_LIMITS, ENV_VARS, ConfigError, Settings
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.mcp.http import BindRefusedError, build_http_app
+from tests.helpers import free_port, read_until
 
 PYTHON_M = [sys.executable, "-m", "lox24_mcp"]
 SCRIPT = Path(sys.executable).parent / "lox24-mcp"
@@ -65,12 +65,6 @@ def assert_one_clean_line(result: subprocess.CompletedProcess[str], *phrases: st
     assert SECRET_VALUE not in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def spawn(args: list[str], **kwargs: object) -> Iterator[subprocess.Popen[bytes]]:
     """The CLI as a child process; killed (and reaped) on the way out whatever happened."""
@@ -84,23 +78,6 @@ def spawn(args: list[str], **kwargs: object) -> Iterator[subprocess.Popen[bytes]
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
-
-
-def read_until(proc: subprocess.Popen[bytes], pattern: str, timeout: float = DEADLINE) -> tuple[re.Match[str], str]:
-    """Read the child's stderr until `pattern` matches (or fail at the deadline / when it exits)."""
-    assert proc.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([proc.stderr], [], [], min(left, 1.0))
-        if ready:
-            chunk = os.read(proc.stderr.fileno(), 65536)
-            if not chunk:
-                break
-            seen += chunk
-            if match := re.search(pattern, seen.decode(errors="replace")):
-                return match, seen.decode(errors="replace")
-    pytest.fail(f"{pattern!r} not seen within {timeout:.0f} s; stderr: {seen.decode(errors='replace')[-2000:]}")
 
 
 # ----------------------------------------------------------------------------- settings

@@ -20,7 +20,8 @@ import pytest
 from anyio.abc import SocketStream
 
 from lox24_mcp.mcp.http_server import KEEP_ALIVE_TIMEOUT
-from tests.e2e.test_nginx_replicas import NGINX, _free_ports, _nginx_conf
+from tests.e2e.test_nginx_replicas import NGINX, _nginx_conf
+from tests.helpers import free_ports
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +60,7 @@ async def test_nginx_drops_an_idle_replica_connection_before_the_replica_does() 
         pytest.skip("nginx is not installed (apt-get install nginx)")
     closed: list[float] = []
     closing = anyio.Event()
-    listen, *ports = _free_ports(4)
+    listen, *ports = free_ports(4)
     listeners = [await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port) for port in ports]
     with tempfile.TemporaryDirectory(prefix="lox24-nginx-keepalive-") as tmp:
         conf = _nginx_conf(Path(tmp), listen, ports)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from lox24_mcp.mcp.results import ImportResult
 from lox24_mcp.sandbox import DEMO_TOKEN
+from tests.helpers import free_ports
 
 pytestmark = pytest.mark.anyio
 
@@ -54,17 +54,6 @@ def _console_script() -> str:
     if found is None:
         pytest.fail("the lox24-mcp console script is not installed (pip install -e .)")
     return found
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -201,7 +190,7 @@ def deployment() -> Iterator[Deployment]:
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="lox24-nginx-") as tmp, ExitStack() as files:
         prefix = Path(tmp)
-        sandbox_port, nginx_port, *ports = _free_ports(5)
+        sandbox_port, nginx_port, *ports = free_ports(5)
         try:
             sandbox_log = files.enter_context((prefix / "sandbox.log").open("wb"))
             sandbox = subprocess.Popen(  # noqa: S603 (our own console script)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from lox24_mcp.config import Settings
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.mcp.http import build_http_app
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
+from tests.helpers import free_port, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -83,13 +82,6 @@ def test_a_non_loopback_bind_without_http_token_refuses_to_start() -> None:
     assert done.returncode == 2 and "LOX24_MCP_HTTP_TOKEN" in done.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def http_server(empty_sandbox: SandboxServer) -> Iterator[str]:
     """lox24-mcp over streamable HTTP on 127.0.0.1, bearer token required, on a background thread."""
@@ -98,22 +90,8 @@ def http_server(empty_sandbox: SandboxServer) -> Iterator[str]:
     app = build_http_app(create_server(settings), host="127.0.0.1", http_token=SecretStr(HTTP_TOKEN))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        with httpx2.Client() as probe:
-            for _ in range(500):
-                if server.started:
-                    break
-                try:
-                    probe.get(f"http://127.0.0.1:{port}/", timeout=0.05)
-                except httpx2.TransportError:
-                    continue
-        assert server.started, "uvicorn did not start"
+    with serve_in_thread(server):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.mark.parametrize("mode", ["2026-07-28", "legacy"])

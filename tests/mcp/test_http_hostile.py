@@ -13,12 +13,10 @@ import logging
 import os
 import re
 import resource
-import select
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -37,6 +35,7 @@ from lox24_mcp.mcp.app import create_server
 from lox24_mcp.mcp.http import MAX_HTTP_BODY, build_http_app
 from lox24_mcp.mcp.http_server import bind, build_server, url_for
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
+from tests.helpers import read_until, serve_in_thread
 
 HTTP_TOKEN = "hostile-http-bearer-0123456789abcdef"
 DEADLINE = 60.0
@@ -60,15 +59,11 @@ def served(sandbox: SandboxServer) -> Iterator[str]:
     app = build_http_app(create_server(settings), host="127.0.0.1", http_token=SecretStr(HTTP_TOKEN))
     sock = bind("127.0.0.1", 0)  # listening already: clients queue until uvicorn accepts
     server = build_server(app, header_timeout=0.5, max_connections=64)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        yield url_for("127.0.0.1", sock)
+        with serve_in_thread(server, [sock]):
+            yield url_for("127.0.0.1", sock)
     finally:
-        server.should_exit = True
-        thread.join(timeout=DEADLINE)
         sock.close()
-        assert not thread.is_alive()
 
 
 def closed_by_server(sock: socket.socket, timeout: float = 20) -> bool:
@@ -121,22 +116,6 @@ def many_descriptors() -> Iterator[int]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def _read_until(proc: subprocess.Popen[bytes], pattern: str) -> re.Match[str]:
-    assert proc.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + DEADLINE
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([proc.stderr], [], [], min(left, 1.0))
-        if ready:
-            chunk = os.read(proc.stderr.fileno(), 65536)
-            if not chunk:
-                break
-            seen += chunk
-            if match := re.search(pattern, seen.decode(errors="replace")):
-                return match
-    pytest.fail(f"{pattern!r} not seen; stderr: {seen.decode(errors='replace')[-2000:]}")
-
-
 def test_two_thousand_slow_connections_do_not_stop_an_authenticated_client(many_descriptors: int) -> None:
     """The server runs with the common default of 1,024 descriptors (and cannot raise it); 2,000 slow clients
     would exhaust it."""
@@ -154,7 +133,7 @@ def test_two_thousand_slow_connections_do_not_stop_an_authenticated_client(many_
     )
     slow: list[socket.socket] = []
     try:
-        url = _read_until(proc, r"serving MCP at (http://127\.0\.0\.1:\d+/mcp)")[1]
+        url = read_until(proc, r"serving MCP at (http://127\.0\.0\.1:\d+/mcp)", DEADLINE)[0][1]
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         for _ in range(2_000):
             sock = socket.socket()
@@ -293,7 +272,7 @@ def test_debug_logging_over_http_shows_no_numbers_contact_fields_or_tokens() -> 
         stderr=subprocess.PIPE,
     )
     try:
-        url = _read_until(proc, r"serving MCP at (http://127\.0\.0\.1:\d+/mcp)")[1]
+        url = read_until(proc, r"serving MCP at (http://127\.0\.0\.1:\d+/mcp)", DEADLINE)[0][1]
         numbers = anyio.run(_search_and_add, url)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -346,7 +325,7 @@ def test_running_out_of_descriptors_is_logged_once_without_tracebacks(many_descr
     )
     held: list[socket.socket] = []
     try:
-        port = int(_read_until(proc, r"PORT (\d+)")[1])
+        port = int(read_until(proc, r"PORT (\d+)", DEADLINE)[0][1])
         for _ in range(300):  # well beyond the child's 128 descriptors
             sock = socket.socket()
             held.append(sock)
@@ -354,7 +333,7 @@ def test_running_out_of_descriptors_is_logged_once_without_tracebacks(many_descr
             with contextlib.suppress(OSError):
                 sock.connect(("127.0.0.1", port))
                 sock.sendall(b"GET / HTTP/1.1\r\n")
-        _read_until(proc, r"out of file descriptors")
+        read_until(proc, r"out of file descriptors", DEADLINE)
     finally:
         for sock in held:
             sock.close()

@@ -30,6 +30,7 @@ from lox24_mcp.mcp.app import create_server
 from lox24_mcp.mcp.http import build_http_app
 from lox24_mcp.mcp.http_server import bind, build_server, url_for
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
+from tests.helpers import serve_in_thread
 
 HTTP_TOKEN = "slow-body-http-bearer-0123456789abcdef"
 DEADLINE = 30.0
@@ -48,15 +49,11 @@ def serving(app: ASGIApp, body_timeout: float = BODY_TIMEOUT) -> Iterator[str]:
     """The hardened server for `app` on a loopback port, in a thread; yields the /mcp URL."""
     sock = bind("127.0.0.1", 0)  # listening already: clients queue until uvicorn accepts
     server = build_server(app, header_timeout=HEADER_TIMEOUT, body_timeout=body_timeout, max_connections=64)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        yield url_for("127.0.0.1", sock)
+        with serve_in_thread(server, [sock]):
+            yield url_for("127.0.0.1", sock)
     finally:
-        server.should_exit = True
-        thread.join(timeout=DEADLINE)
         sock.close()
-        assert not thread.is_alive()
 
 
 def mcp_app(sandbox: SandboxServer) -> ASGIApp:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -28,22 +27,13 @@ from lox24_mcp.config import Settings
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.mcp.http import build_http_app
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer, SandboxState
-from tests.helpers import data_of, text_of
+from tests.helpers import data_of, free_port, serve_in_thread, text_of
 
 pytestmark = pytest.mark.anyio
 
 TOKEN_A = DEMO_TOKEN
 TOKEN_B = "7654321:key-of-account-b-0123456789abcdef"
 SECRET = "tenants-secret-0123456789abcdef"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -71,19 +61,10 @@ def tenant_server(two_accounts: SandboxServer) -> Iterator[str]:
     """lox24-mcp over HTTP in client-credentials mode, with no LOX24_API_TOKEN of its own."""
     settings = Settings(base_url=two_accounts.url, credentials="client", secret=SecretStr(SECRET))
     app = build_http_app(create_server(settings), host="127.0.0.1", http_token=None, caller_credentials=True)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline and thread.is_alive():
-        time.sleep(0.02)  # waiting for uvicorn's startup flag; bounded by the deadline
-    assert server.started, "uvicorn did not start"
-    try:
+    with serve_in_thread(server):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @asynccontextmanager
