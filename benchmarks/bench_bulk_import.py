@@ -16,21 +16,19 @@ from typing import Any
 import anyio
 import httpx2
 from bench_common import (
-    ROOT,
     Row,
-    children_matching,
-    console_script,
+    call_over_stdio,
+    check_import,
+    footprint_rows,
     german_mobiles,
     interleaved,
     median,
-    memory_kb,
     mib,
     national_de,
+    result_bytes,
     say,
-    timed,
 )
-from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult, TextContent
+from mcp import Client
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
@@ -72,22 +70,6 @@ def tool_arguments(group_id: int, phones: list[str]) -> dict[str, Any]:
     return {"group_id": group_id, "phones": [{"phone": national_de(p)} for p in phones], "default_region": "DE"}
 
 
-def check_import(result: CallToolResult, expected: int) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    if result.is_error or content is None or content.get("created") != expected:
-        text = " ".join(c.text for c in result.content if isinstance(c, TextContent))
-        raise RuntimeError(f"add_phones_to_group did not create {expected}: {content or text[:500]}")
-    return content
-
-
-def result_bytes(result: CallToolResult) -> tuple[int, int]:
-    """(structured content as compact JSON + text content, whole result as sent) in bytes."""
-    structured = json.dumps(result.structured_content, separators=(",", ":"), ensure_ascii=False).encode()
-    text = sum(len(c.text.encode()) for c in result.content if isinstance(c, TextContent))
-    wire = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
-    return len(structured) + text, wire
-
-
 async def main(quick: bool) -> list[Row]:
     count = 2_000 if quick else 20_000
     runs = 1 if quick else 3
@@ -105,7 +87,7 @@ async def main(quick: bool) -> list[Row]:
             async def ours(numbers: list[str] = phones) -> None:
                 group_id = state.add_group("bench: bulk import (mcp)")
                 result = await client.call_tool("add_phones_to_group", tool_arguments(group_id, numbers))
-                check_import(result, len(numbers))
+                check_import(result, len(numbers), "add_phones_to_group")
 
             async def baseline(numbers: list[str] = phones) -> None:
                 group_id = state.add_group("bench: bulk import (hand-written)")
@@ -154,61 +136,33 @@ async def main(quick: bool) -> list[Row]:
 
 async def over_stdio(sandbox: SandboxServer, phones: list[str], baseline_s: float) -> list[Row]:
     """The same import through the console script over stdio: peak RSS and result size."""
-    params = StdioServerParameters(
-        command=console_script(), env={"LOX24_BASE_URL": sandbox.url, "LOX24_API_TOKEN": DEMO_TOKEN}, cwd=ROOT
-    )
     group_id = sandbox.state.add_group("bench: bulk import (stdio)")
     arguments = tool_arguments(group_id, phones)
     request_bytes = len(json.dumps(arguments, separators=(",", ":")).encode())
-    with anyio.fail_after(600):
-        async with Client(params, read_timeout_seconds=300) as client:
-            await client.list_tools()
-            pids = children_matching("lox24-mcp")
-            if len(pids) != 1:
-                raise RuntimeError(f"expected one lox24-mcp child process, found {pids}")
-            pid = pids[0]
-            idle = memory_kb(pid)
-            results: list[CallToolResult] = []
-
-            async def call() -> None:
-                results.append(await client.call_tool("add_phones_to_group", arguments))
-
-            elapsed = await timed(call)
-            after = memory_kb(pid)
-    content = check_import(results[0], len(phones))
-    size, wire = result_bytes(results[0])
-    peak_kb = after["VmHWM"]
+    env = {"LOX24_BASE_URL": sandbox.url, "LOX24_API_TOKEN": DEMO_TOKEN}
+    call = await call_over_stdio(env, "add_phones_to_group", arguments, within=600, read_timeout=300)
+    content = check_import(call.result, len(phones), "add_phones_to_group")
+    size, wire = result_bytes(call.result)
     say(
-        f"  stdio: {elapsed:.2f} s for a {request_bytes / 1e6:.2f} MB request; RSS idle {mib(idle['VmRSS'])}, "
-        f"peak {mib(peak_kb)}, after {mib(after['VmRSS'])}; result {size} B ({wire} B as sent)"
+        f"  stdio: {call.seconds:.2f} s for a {request_bytes / 1e6:.2f} MB request; RSS idle {mib(call.idle_kb)}, "
+        f"peak {mib(call.peak_kb)}, after {mib(call.after_kb)}; result {size} B ({wire} B as sent)"
     )
     say(f"  result: {json.dumps(content)[:300]}")
     return [
         Row(
             f"bulk import {len(phones):,} over stdio",
-            f"{elapsed:.2f} s",
+            f"{call.seconds:.2f} s",
             f"{baseline_s:.2f} s",
-            elapsed / baseline_s,
+            call.seconds / baseline_s,
             "—",
             None,
             "console script as a subprocess (no GIL shared with the sandbox); one run",
         ),
-        Row(
-            f"bulk import {len(phones):,}: server peak RSS",
-            mib(peak_kb),
-            f"{mib(idle['VmRSS'])} idle",
-            peak_kb / idle["VmRSS"],
-            f"≤ {GOAL_RSS_MB} MB",
-            peak_kb / 1024 <= GOAL_RSS_MB,
-            "VmHWM of the stdio subprocess; baseline: its RSS before the call",
-        ),
-        Row(
-            f"bulk import {len(phones):,}: tool result size",
-            f"{size:,} B",
-            "—",
-            None,
-            f"≤ {GOAL_RESULT_BYTES // 1024} KB",
-            size <= GOAL_RESULT_BYTES,
-            f"structured JSON + text; {wire:,} B whole result",
+        *footprint_rows(
+            f"bulk import {len(phones):,}",
+            call,
+            rss_goal_mb=GOAL_RSS_MB,
+            result_goal_bytes=GOAL_RESULT_BYTES,
+            rss_note="VmHWM of the stdio subprocess; baseline: its RSS before the call",
         ),
     ]

@@ -6,6 +6,7 @@ run and returns `Row`s that `run.py` prints as a table.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -20,9 +21,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 import anyio
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult, TextContent
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -289,6 +292,86 @@ async def wait_for_port(port: int, process: ManagedProcess, within: float = 30.0
                 continue
             await stream.aclose()
             return
+
+
+# ----------------------------------------------------------------------------- one import over stdio
+
+
+@dataclass(frozen=True)
+class StdioCall:
+    """One tool call through the console script over stdio, and the server process's memory around it."""
+
+    result: CallToolResult
+    seconds: float
+    idle_kb: int  # VmRSS before the call
+    after_kb: int  # VmRSS after it
+    peak_kb: int  # VmHWM after it
+
+
+async def call_over_stdio(
+    env: Mapping[str, str], tool: str, arguments: Mapping[str, Any], *, within: float, read_timeout: float
+) -> StdioCall:
+    """`tool(arguments)` through `lox24-mcp` started over stdio with `env`, timed, with its RSS before and after."""
+    params = StdioServerParameters(command=console_script(), env=dict(env), cwd=ROOT)
+    with anyio.fail_after(within):
+        async with Client(params, read_timeout_seconds=read_timeout) as client:
+            await client.list_tools()
+            pids = children_matching("lox24-mcp")
+            if len(pids) != 1:
+                raise RuntimeError(f"expected one lox24-mcp child process, found {pids}")
+            idle = memory_kb(pids[0])
+            results: list[CallToolResult] = []
+
+            async def call() -> None:
+                results.append(await client.call_tool(tool, dict(arguments)))
+
+            elapsed = await timed(call)
+            after = memory_kb(pids[0])
+    return StdioCall(results[0], elapsed, idle["VmRSS"], after["VmRSS"], after["VmHWM"])
+
+
+def check_import(result: CallToolResult, expected: int, tool: str) -> dict[str, Any]:
+    """The structured result of an import that created `expected` contacts, or RuntimeError."""
+    content: dict[str, Any] | None = result.structured_content
+    if result.is_error or content is None or content.get("created") != expected:
+        text = " ".join(c.text for c in result.content if isinstance(c, TextContent))
+        raise RuntimeError(f"{tool} did not create {expected}: {content or text[:500]}")
+    return content
+
+
+def result_bytes(result: CallToolResult) -> tuple[int, int]:
+    """(structured content as compact JSON + text content, whole result as sent) in bytes."""
+    structured = json.dumps(result.structured_content, separators=(",", ":"), ensure_ascii=False).encode()
+    text = sum(len(c.text.encode()) for c in result.content if isinstance(c, TextContent))
+    wire = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+    return len(structured) + text, wire
+
+
+def footprint_rows(
+    label: str, call: StdioCall, *, rss_goal_mb: int, result_goal_bytes: int, rss_note: str
+) -> list[Row]:
+    """The server's peak RSS during `call` and the size of its result, as two rows with goals."""
+    size, wire = result_bytes(call.result)
+    return [
+        Row(
+            f"{label}: server peak RSS",
+            mib(call.peak_kb),
+            f"{mib(call.idle_kb)} idle",
+            call.peak_kb / call.idle_kb,
+            f"≤ {rss_goal_mb} MB",
+            call.peak_kb / 1024 <= rss_goal_mb,
+            rss_note,
+        ),
+        Row(
+            f"{label}: tool result size",
+            f"{size:,} B",
+            "—",
+            None,
+            f"≤ {result_goal_bytes // 1024} KB",
+            size <= result_goal_bytes,
+            f"structured JSON + text; {wire:,} B whole result",
+        ),
+    ]
 
 
 # ----------------------------------------------------------------------------- loopback probe

@@ -20,22 +20,19 @@ from typing import Any
 
 import anyio
 import httpx2
-from bench_bulk_import import result_bytes
 from bench_common import (
-    ROOT,
     Row,
-    children_matching,
-    console_script,
+    call_over_stdio,
+    check_import,
+    footprint_rows,
     german_mobiles,
     interleaved,
     median,
-    memory_kb,
     mib,
+    result_bytes,
     say,
-    timed,
 )
-from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult, TextContent
+from mcp import Client
 from pydantic import SecretStr
 
 from lox24_mcp.config import Settings
@@ -164,14 +161,6 @@ def tool_arguments(group_id: int, name: str) -> dict[str, Any]:
     return {"group_id": group_id, "path": name, "default_region": "DE", "columns": COLUMNS}
 
 
-def check_import(result: CallToolResult, expected: int) -> dict[str, Any]:
-    content: dict[str, Any] | None = result.structured_content
-    if result.is_error or content is None or content.get("created") != expected:
-        text = " ".join(c.text for c in result.content if isinstance(c, TextContent))
-        raise RuntimeError(f"add_phones_from_file did not create {expected}: {content or text[:500]}")
-    return content
-
-
 async def compare(sandbox: SandboxServer, folder: Path, name: str, count: int, runs: int) -> list[Row]:
     """Ours vs hand-written on one file, interleaved; returns the time rows."""
     state = sandbox.state
@@ -185,7 +174,8 @@ async def compare(sandbox: SandboxServer, folder: Path, name: str, count: int, r
 
         async def ours() -> None:
             group_id = state.add_group("bench: file import (mcp)")
-            check_import(await client.call_tool("add_phones_from_file", tool_arguments(group_id, name)), count)
+            result = await client.call_tool("add_phones_from_file", tool_arguments(group_id, name))
+            check_import(result, count, "add_phones_from_file")
 
         async def baseline() -> None:
             group_id = state.add_group("bench: file import (hand-written)")
@@ -227,64 +217,34 @@ async def compare(sandbox: SandboxServer, folder: Path, name: str, count: int, r
 
 async def over_stdio(sandbox: SandboxServer, folder: Path, name: str, count: int, baseline_s: float) -> list[Row]:
     """The CSV import through the console script over stdio: peak RSS, result size, argument size."""
-    params = StdioServerParameters(
-        command=console_script(),
-        env={"LOX24_BASE_URL": sandbox.url, "LOX24_API_TOKEN": DEMO_TOKEN, "LOX24_MCP_IMPORT_DIRS": str(folder)},
-        cwd=ROOT,
-    )
     group_id = sandbox.state.add_group("bench: file import (stdio)")
     arguments = tool_arguments(group_id, name)
     argument_chars = len(json.dumps(arguments, separators=(",", ":"), ensure_ascii=False))
-    with anyio.fail_after(900):
-        async with Client(params, read_timeout_seconds=600) as client:
-            await client.list_tools()
-            pids = children_matching("lox24-mcp")
-            if len(pids) != 1:
-                raise RuntimeError(f"expected one lox24-mcp child process, found {pids}")
-            pid = pids[0]
-            idle = memory_kb(pid)
-            results: list[CallToolResult] = []
-
-            async def call() -> None:
-                results.append(await client.call_tool("add_phones_from_file", arguments))
-
-            elapsed = await timed(call)
-            after = memory_kb(pid)
-    content = check_import(results[0], count)
-    size, wire = result_bytes(results[0])
-    peak_kb = after["VmHWM"]
+    env = {"LOX24_BASE_URL": sandbox.url, "LOX24_API_TOKEN": DEMO_TOKEN, "LOX24_MCP_IMPORT_DIRS": str(folder)}
+    call = await call_over_stdio(env, "add_phones_from_file", arguments, within=900, read_timeout=600)
+    content = check_import(call.result, count, "add_phones_from_file")
+    size, wire = result_bytes(call.result)
     say(
-        f"  stdio: {elapsed:.2f} s; RSS idle {mib(idle['VmRSS'])}, peak {mib(peak_kb)}; result {size} B "
+        f"  stdio: {call.seconds:.2f} s; RSS idle {mib(call.idle_kb)}, peak {mib(call.peak_kb)}; result {size} B "
         f"({wire} B as sent); arguments {argument_chars} chars"
     )
     say(f"  result: {json.dumps(content, ensure_ascii=False)[:400]}")
     return [
         Row(
             f"file import {count:,} over stdio",
-            f"{elapsed:.2f} s",
+            f"{call.seconds:.2f} s",
             f"{baseline_s:.2f} s",
-            elapsed / baseline_s,
+            call.seconds / baseline_s,
             "—",
             None,
             "console script as a subprocess; one run",
         ),
-        Row(
-            f"file import {count:,}: server peak RSS",
-            mib(peak_kb),
-            f"{mib(idle['VmRSS'])} idle",
-            peak_kb / idle["VmRSS"],
-            f"≤ {GOAL_RSS_MB} MB",
-            peak_kb / 1024 <= GOAL_RSS_MB,
-            "VmHWM of the stdio subprocess",
-        ),
-        Row(
-            f"file import {count:,}: tool result size",
-            f"{size:,} B",
-            "—",
-            None,
-            f"≤ {GOAL_RESULT_BYTES // 1024} KB",
-            size <= GOAL_RESULT_BYTES,
-            f"structured JSON + text; {wire:,} B whole result",
+        *footprint_rows(
+            f"file import {count:,}",
+            call,
+            rss_goal_mb=GOAL_RSS_MB,
+            result_goal_bytes=GOAL_RESULT_BYTES,
+            rss_note="VmHWM of the stdio subprocess",
         ),
         Row(
             f"file import {count:,}: what the model writes",
