@@ -96,6 +96,19 @@ class ImportReport(BaseModel):
     problems_total: int
     message: str = ""
 
+    @property
+    def accounted(self) -> int:
+        """How many entries the counts cover: equal to `requested` in every report."""
+        return (
+            self.created
+            + self.already_in_group
+            + self.new
+            + self.rejected
+            + self.invalid
+            + self.duplicates
+            + self.unknown
+        )
+
 
 @dataclass
 class ContactSlice:
@@ -413,17 +426,8 @@ async def import_phones(
         problems=tally.first_problems(),
         problems_total=sum(counts.values()),
     )
-    accounted = (
-        result.created
-        + result.already_in_group
-        + result.new
-        + result.rejected
-        + result.invalid
-        + result.duplicates
-        + result.unknown
-    )
-    if accounted != result.requested:  # an invariant: a bug here must never pass silently
-        raise RuntimeError(f"import accounting is off: {accounted} accounted for, {result.requested} requested")
+    if result.accounted != result.requested:  # an invariant: a bug here must never pass silently
+        raise RuntimeError(f"import accounting is off: {result.accounted} accounted for, {result.requested} requested")
     result = result.model_copy(update={"message": summarise(result, dry_run=dry_run)})
     if interrupted is not None:
         raise ImportInterruptedError(

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from lox24_mcp.lox24.client import Lox24Client
 from lox24_mcp.lox24.errors import GroupNotFoundError, ServerError
 from lox24_mcp.lox24.models import PhoneEntry
-from lox24_mcp.ops.importer import ImportReport, import_phones
+from lox24_mcp.ops.importer import import_phones
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
 from tests.helpers import FAST_RETRY
 
@@ -42,18 +42,6 @@ def sent_numbers(state: SandboxState) -> list[str]:
     return [item["phone"] for r in state.requests if r.path.endswith("/phones/batch") for item in json.loads(r.body)]
 
 
-def accounted(result: ImportReport) -> int:
-    return (
-        result.created
-        + result.already_in_group
-        + result.new
-        + result.rejected
-        + result.invalid
-        + result.duplicates
-        + result.unknown
-    )
-
-
 async def test_numbers_already_in_the_group_are_reported_and_not_sent() -> None:
     with sandbox_with_group(["+4915100001001", "+436640001002"]) as (server, group):
         entries: list[PhoneEntry | str] = [
@@ -69,7 +57,7 @@ async def test_numbers_already_in_the_group_are_reported_and_not_sent() -> None:
         state = server.state
         stored = [p["phone"] for p in state.group_phones(group)]
     assert (result.created, result.already_in_group, result.invalid, result.duplicates) == (1, 2, 1, 2)
-    assert (result.rejected, result.unknown, result.new) == (0, 0, 0) and accounted(result) == 6
+    assert (result.rejected, result.unknown, result.new) == (0, 0, 0) and result.accounted == 6
     assert [(p.index, p.outcome) for p in result.problems] == [(3, "invalid"), (4, "duplicate"), (5, "duplicate")]
     assert result.problems_total == 3, "numbers already in the group are not problems"
     assert sent_numbers(state) == ["+4915112345678"], "only the new number went out"
@@ -136,7 +124,7 @@ async def test_a_dry_run_sends_nothing_and_accounts_for_everything_the_real_run_
             assert len(server.state.group_phones(group)) == 2
             real = await import_phones(client, group, entries, default_region="DE")
     assert (dry.new, dry.created, dry.already_in_group, dry.duplicates, dry.invalid) == (1200, 0, 2, 1, 1)
-    assert accounted(dry) == dry.requested == 1204
+    assert dry.accounted == dry.requested == 1204
     assert "Dry run, nothing was sent: 1200 of 1204 would be added" in dry.message
     assert (real.created, real.new, real.already_in_group) == (dry.new, 0, 2)
     assert [(p.index, p.outcome) for p in dry.problems] == [(p.index, p.outcome) for p in real.problems]
