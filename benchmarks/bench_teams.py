@@ -9,7 +9,7 @@ generator does not take the CPU the servers are measured on.
 LOX24 is played by nginx serving the sandbox's own answer to `GET /groups?page=1` (recorded from a
 `lox24-mcp sandbox-api` at the start): in every real deployment LOX24 is remote and its CPU is not
 ours; a Python sandbox on the same two cores would take a third of the CPU the replicas are measured
-on. The sandbox still answers the tenant row, which needs real token checks.
+on.
 
 1. One replica vs a bare one-tool `MCPServer` doing the same job (`bare_server.py --lox24`: the same
    `GET /groups` with httpx2, LOX24's JSON returned as it came), same load, rounds interleaved: p50 and
@@ -18,8 +18,8 @@ on. The sandbox still answers the tenant row, which needs real token checks.
 2. Throughput through nginx (deploy/nginx/lox24-mcp.conf, reduced to 1 or 2 replicas), same load,
    rounds interleaved.
 3. Per-call latency, one client, server credentials vs `LOX24_MCP_CREDENTIALS=client` (the token in
-   `X-LOX24-AUTH-TOKEN`), two replicas side by side against the sandbox, calls interleaved: the
-   difference of medians.
+   `X-LOX24-AUTH-TOKEN`), two replicas side by side against the same LOX24 stand-in, calls interleaved:
+   the difference of medians.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ RESULT = re.compile(
 ARGUMENTS: dict[str, dict[str, object]] = {"echo": {"text": "hello"}, "list_groups": {}}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Load:
     """What one wrk run measured: `cpu_ms` is CPU per answered call of each watched process and of wrk,
     `idle` the share of the machine's CPU time nobody used meanwhile."""
@@ -110,7 +110,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     cpu_ms: dict[str, float]
-    idle: float = 0.0
+    idle: float
 
     @property
     def throughput(self) -> float:
@@ -148,9 +148,8 @@ def run_wrk(
     wrk_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     spent["wrk"] = wrk_cpu / max(requests, 1) * 1000
     busy, total = (b - a for a, b in zip(machine, machine_times(), strict=True))
-    load = Load(requests, errors + socket_errors, duration_us / 1e6, p50_us / 1000, p99_us / 1000, spent)
-    load.idle = 1 - busy / total if total else 0.0
-    return load
+    idle = 1 - busy / total if total else 0.0
+    return Load(requests, errors + socket_errors, duration_us / 1e6, p50_us / 1000, p99_us / 1000, spent, idle)
 
 
 def machine_times() -> tuple[int, int]:
