@@ -10,8 +10,10 @@ import json
 import os
 import re
 import select
+import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -213,6 +215,14 @@ def assert_exception_clean(exc: BaseException) -> None:
 
 
 # ----------------------------------------------------------------------------- processes and servers
+
+
+def console_script() -> str:
+    """The venv's `lox24-mcp` console script (fails the test when the package is not installed)."""
+    found = shutil.which("lox24-mcp", path=str(Path(sys.executable).parent)) or shutil.which("lox24-mcp")
+    if found is None:
+        pytest.fail("the lox24-mcp console script is not installed (pip install -e .)")
+    return found
 
 
 def free_ports(n: int) -> list[int]:

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +31,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from lox24_mcp.mcp.results import ImportResult
 from lox24_mcp.sandbox import DEMO_TOKEN
-from tests.helpers import free_ports
+from tests.helpers import console_script, free_ports
 
 pytestmark = pytest.mark.anyio
 
@@ -47,13 +46,6 @@ AUTH = {"X-LOX24-AUTH-TOKEN": DEMO_TOKEN}
 KILL_CAMPAIGNS = [f"nginx-kill-{i}" for i in range(6)]
 #: callback_data -> scheduled SMS, created once for the whole module.
 CAMPAIGNS = {"nginx-token": 2, "nginx-dialog-2026": 1, "nginx-dialog-2025": 1, **dict.fromkeys(KILL_CAMPAIGNS, 1)}
-
-
-def _console_script() -> str:
-    found = shutil.which("lox24-mcp", path=str(Path(sys.executable).parent)) or shutil.which("lox24-mcp")
-    if found is None:
-        pytest.fail("the lox24-mcp console script is not installed (pip install -e .)")
-    return found
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -186,7 +178,7 @@ def deployment() -> Iterator[Deployment]:
         if os.environ.get("LOX24_TEST_REQUIRE_NGINX"):
             pytest.fail("nginx is not installed, and LOX24_TEST_REQUIRE_NGINX is set (as in .ci/run)")
         pytest.skip("nginx is not installed (apt-get install nginx)")
-    script = _console_script()
+    script = console_script()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="lox24-nginx-") as tmp, ExitStack() as files:
         prefix = Path(tmp)

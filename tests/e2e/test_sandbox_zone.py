@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.helpers import console_script
+
 pytestmark = pytest.mark.anyio
-
-
-def console_script() -> str:
-    found = shutil.which("lox24-mcp", path=str(Path(sys.executable).parent)) or shutil.which("lox24-mcp")
-    if found is None:
-        pytest.fail("the lox24-mcp console script is not installed (pip install -e .)")
-    return found
 
 
 def env_with(**extra: str) -> dict[str, str]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
 import httpx2
@@ -21,18 +18,11 @@ from lox24_mcp.config import Settings
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.mcp.http import build_http_app
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer
-from tests.helpers import free_port, serve_in_thread
+from tests.helpers import console_script, free_port, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
 HTTP_TOKEN = "http-bearer-for-tests-0123456789"
-
-
-def console_script() -> str:
-    found = shutil.which("lox24-mcp", path=str(Path(sys.executable).parent)) or shutil.which("lox24-mcp")
-    if found is None:
-        pytest.fail("the lox24-mcp console script is not installed (pip install -e .)")
-    return found
 
 
 def child_env(**extra: str) -> dict[str, str]:

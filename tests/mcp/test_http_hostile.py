@@ -66,6 +66,18 @@ def served(sandbox: SandboxServer) -> Iterator[str]:
         sock.close()
 
 
+def interrupt(proc: subprocess.Popen[bytes]) -> str:
+    """Ctrl-C the child, wait for it (killed if it hangs), and return its stderr."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=DEADLINE)
+    return err.decode(errors="replace")
+
+
 def closed_by_server(sock: socket.socket, timeout: float = 20) -> bool:
     """True once the server has closed `sock` (EOF or reset), waiting at most `timeout` seconds."""
     sock.settimeout(timeout)
@@ -151,14 +163,7 @@ def test_two_thousand_slow_connections_do_not_stop_an_authenticated_client(many_
     finally:
         for sock in slow:
             sock.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=DEADLINE)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=DEADLINE)
-    log = err.decode(errors="replace")
+        log = interrupt(proc)
     assert "Traceback" not in log
     assert len(log.splitlines()) < 20, log[-3000:]
 
@@ -275,14 +280,7 @@ def test_debug_logging_over_http_shows_no_numbers_contact_fields_or_tokens() -> 
         url = read_until(proc, r"serving MCP at (http://127\.0\.0\.1:\d+/mcp)", DEADLINE)[0][1]
         numbers = anyio.run(_search_and_add, url)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=DEADLINE)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=DEADLINE)
-    log = err.decode(errors="replace")
+        log = interrupt(proc)
     assert "DEBUG" in log or "WARNING" in log  # the log was written
     for secret in [HTTP_TOKEN, DEMO_TOKEN, "MARKER-contact-field", "4915199887766", *(n.lstrip("+") for n in numbers)]:
         assert secret not in log, f"{secret[:8]}… appears in the DEBUG log"
@@ -337,13 +335,6 @@ def test_running_out_of_descriptors_is_logged_once_without_tracebacks(many_descr
     finally:
         for sock in held:
             sock.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=DEADLINE)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=DEADLINE)
-    log = err.decode(errors="replace")
+        log = interrupt(proc)
     assert "Traceback" not in log, log[-2000:]
     assert log.count("out of file descriptors") <= 1  # (the first one was read above)
