@@ -214,6 +214,34 @@ def assert_exception_clean(exc: BaseException) -> None:
             assert_clean(repr(linked.args), "a chained exception's args")
 
 
+def schedule_pending(
+    state: SandboxState,
+    count: int,
+    tag: str,
+    *,
+    first_phone: int,
+    text: str = "Reminder {}",
+    iso2: str | None = None,
+    created_ago: int = 60,
+) -> list[str]:
+    """`count` SMS due in a day, created `created_ago` s ago, with callback_data `tag`; their uuids.
+
+    Numbers are +49151<first_phone + i>; `text` is formatted with i.
+    """
+    now = int(time.time())
+    return [
+        state.add_sms(
+            phone=f"+49151{first_phone + i}",
+            text=text.format(i),
+            delivery_at=now + 86_400,
+            iso2=iso2,
+            callback_data=tag,
+            created_at=now - created_ago,
+        )["uuid"]
+        for i in range(count)
+    ]
+
+
 # ----------------------------------------------------------------------------- processes and servers
 
 

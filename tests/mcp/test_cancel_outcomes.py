@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from mcp import Client
 from pydantic import SecretStr
@@ -12,7 +10,7 @@ from lox24_mcp.config import Settings
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.ops import cancel as cancel_ops
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
-from tests.helpers import data_of, text_of
+from tests.helpers import data_of, schedule_pending, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -21,17 +19,7 @@ CANCEL_PATH = "/sms/ops/batch_cancel"
 
 
 def schedule(state: SandboxState, count: int, tag: str) -> list[str]:
-    now = int(time.time())
-    return [
-        state.add_sms(
-            phone=f"+49151{42000000 + i}",
-            text=f"Reminder {i}",
-            delivery_at=now + 86_400,
-            callback_data=tag,
-            created_at=now - 60,
-        )["uuid"]
-        for i in range(count)
-    ]
+    return schedule_pending(state, count, tag, first_phone=42000000)
 
 
 def server_for(sandbox: SandboxServer) -> Client:

@@ -8,7 +8,6 @@ with `anyio.fail_after`; nothing sleeps.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +23,7 @@ from mcp.types import CallToolResult
 from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.mcp.app import AppState, create_server
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer, SandboxState
-from tests.helpers import FAST_RETRY, SECRET, data_of, elicit, make_settings, mint, text_of
+from tests.helpers import FAST_RETRY, SECRET, data_of, elicit, make_settings, mint, schedule_pending, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -48,18 +47,7 @@ PROPERTY = settings(
 
 def schedule(state: SandboxState, count: int, *, tag: str = TAG) -> list[str]:
     """`count` pending SMS created a minute ago with callback_data `tag`."""
-    now = int(time.time())
-    return [
-        state.add_sms(
-            phone=f"+49151{31000000 + i}",
-            text=f"Reminder {i}",
-            delivery_at=now + 86_400,
-            iso2="DE",
-            callback_data=tag,
-            created_at=now - 60,
-        )["uuid"]
-        for i in range(count)
-    ]
+    return schedule_pending(state, count, tag, first_phone=31000000, iso2="DE")
 
 
 def statuses(state: SandboxState) -> dict[str, int]:

@@ -28,7 +28,7 @@ from lox24_mcp.ops.cancel import cancel_scope
 from lox24_mcp.ops.card import mint_card_secret
 from lox24_mcp.ops.confirm import TokenSigner
 from lox24_mcp.sandbox import DEMO_TOKEN, Faults, SandboxServer
-from tests.helpers import data_of, text_of
+from tests.helpers import data_of, schedule_pending, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -46,17 +46,7 @@ def make_server(sandbox: SandboxServer, audit: Path, **overrides: Any) -> MCPSer
 
 
 def schedule(sandbox: SandboxServer, count: int = 3) -> list[str]:
-    now = int(time.time())
-    return [
-        sandbox.state.add_sms(
-            phone=f"+49151{5550000 + i}",
-            text=f"Reminder {i}",
-            delivery_at=now + 86_400,
-            callback_data="modes",
-            created_at=now - 60,
-        )["uuid"]
-        for i in range(count)
-    ]
+    return schedule_pending(sandbox.state, count, "modes", first_phone=5550000)
 
 
 def pending(sandbox: SandboxServer, uuids: list[str]) -> int:

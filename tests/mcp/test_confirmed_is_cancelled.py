@@ -19,7 +19,7 @@ from lox24_mcp.lox24.models import SmsFilters
 from lox24_mcp.mcp.app import create_server
 from lox24_mcp.ops.cancel import cancel_scope
 from lox24_mcp.sandbox import DEMO_TOKEN, SandboxServer, SandboxState
-from tests.helpers import data_of, text_of
+from tests.helpers import data_of, schedule_pending, text_of
 
 SECRET = "scope-test-secret-0123456789abcdef"
 
@@ -54,17 +54,7 @@ def test_no_two_different_selections_share_a_scope(first: dict[str, str], data: 
 
 
 def schedule(state: SandboxState, count: int, tag: str, *, created_ago: int = 60) -> list[str]:
-    now = int(time.time())
-    return [
-        state.add_sms(
-            phone=f"+49151{53000000 + i}",
-            text=f"Visit {i}",
-            delivery_at=now + 86_400,
-            callback_data=tag,
-            created_at=now - created_ago,
-        )["uuid"]
-        for i in range(count)
-    ]
+    return schedule_pending(state, count, tag, first_phone=53000000, text="Visit {}", created_ago=created_ago)
 
 
 @pytest.mark.anyio

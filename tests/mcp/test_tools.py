@@ -44,6 +44,7 @@ from tests.helpers import (
     elicit,
     make_settings,
     mint,
+    schedule_pending,
     text_of,
     wire_outcomes,
 )
@@ -63,18 +64,8 @@ def make_server(sandbox: SandboxServer, **overrides: Any) -> MCPServer[AppState]
 
 def schedule(sandbox: SandboxServer, count: int, *, tag: str = "spring-sale", iso2: str = "DE") -> list[str]:
     """`count` pending SMS created a minute ago, plus one already-sent SMS with the same tag."""
+    uuids = schedule_pending(sandbox.state, count, tag, first_phone=1234000, text="Spring sale {}: 20% off", iso2=iso2)
     now = int(time.time())
-    uuids = [
-        sandbox.state.add_sms(
-            phone=f"+49151{1234000 + i}",
-            text=f"Spring sale {i}: 20% off",
-            delivery_at=now + 86_400,
-            iso2=iso2,
-            callback_data=tag,
-            created_at=now - 60,
-        )["uuid"]
-        for i in range(count)
-    ]
     sandbox.state.add_sms(phone="+4915199999999", text="sent already", callback_data=tag, created_at=now - 3600)
     return uuids
 
